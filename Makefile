@@ -1,0 +1,44 @@
+# The interpreter comes from .python-version (3.13) through pyenv when present,
+# so a fresh clone needs no manual step; PYTHON=... overrides it.
+PYTHON ?= $(shell command -v pyenv >/dev/null 2>&1 && pyenv which python3.13 2>/dev/null || command -v python3.13)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run dev test test-pymongo lint check seed clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "python3.13 not found (install it or set PYTHON=)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
+	touch $(STAMP)
+
+## Serve the app on the embedded database with demo data: http://127.0.0.1:8080
+run: $(STAMP)
+	$(BIN)/pialara-async seed --if-empty
+	$(BIN)/pialara-async serve
+
+## Serve with auto-reload (aiohttp-devtools)
+dev: $(STAMP)
+	$(BIN)/pialara-async seed --if-empty
+	$(BIN)/adev runserver src/pialara_async/devapp.py --app-factory create_dev_app --port 8080
+
+## Run the whole suite (on the embedded server, or MONGODB_URI when set)
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The suite on PyMongo's AsyncMongoClient instead of Motor
+test-pymongo: $(STAMP)
+	PIALARA_MONGODB__DRIVER=pymongo $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests examples bench
+
+check: $(STAMP)
+	$(BIN)/pialara-async check
+
+clean:
+	rm -rf $(VENV) .pialara .pytest_cache

@@ -1,0 +1,1 @@
+"""HTTP API: routes per module, middlewares, validation and the OpenAPI description."""

@@ -1,0 +1,132 @@
+"""JSON errors for every failure, and the middlewares that produce them."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    ExecutionTimeout,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+    WTimeoutError,
+)
+
+from pialara_async.jsonio import json_response
+
+log = logging.getLogger("pialara_async.api")
+access_log = logging.getLogger("pialara_async.access")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REQUEST_ID = "request_id"
+REQUEST_ID_HEADER = "X-Request-ID"
+
+UNAVAILABLE_ERRORS = (
+    ServerSelectionTimeoutError,
+    NetworkTimeout,
+    ExecutionTimeout,
+    WTimeoutError,
+    AutoReconnect,
+    ConnectionFailure,
+)
+
+
+class ApiError(Exception):
+    """An error answered to the client as ``{"error": ...}`` with ``status``."""
+
+    def __init__(self, status: int, error: Any, **extra: Any) -> None:
+        super().__init__(error if isinstance(error, str) else repr(error))
+        self.status = status
+        self.error = error
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {**self.extra, "error": self.error}
+
+
+def bad_request(error: Any) -> ApiError:
+    return ApiError(400, error)
+
+
+def not_found(error: Any = "Not found") -> ApiError:
+    return ApiError(404, error)
+
+
+def _request_id(request: web.Request) -> str:
+    supplied = request.headers.get(REQUEST_ID_HEADER, "")
+    # Accept a caller's id only when it is short and plain, so logs stay clean.
+    if 0 < len(supplied) <= 64 and supplied.replace("-", "").isalnum():
+        return supplied
+    return uuid.uuid4().hex
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = _request_id(request)
+    request[REQUEST_ID] = request_id
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    if not response.prepared:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+@web.middleware
+async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        access_log.info(
+            '%s "%s %s" %s %.1fms id=%s',
+            request.remote,
+            request.method,
+            request.rel_url,
+            status,
+            (time.perf_counter() - started) * 1000,
+            request.get(REQUEST_ID, "-"),
+        )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return json_response(exc.body(), status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        reason = exc.reason if exc.status != 405 else f"method {request.method} not allowed"
+        headers = {k: v for k, v in exc.headers.items() if k.lower() != "content-type"}
+        headers.pop("Content-Length", None)
+        return json_response({"error": reason}, status=exc.status, headers=headers)
+    except UNAVAILABLE_ERRORS as exc:
+        log.warning("database unavailable (id=%s): %s", request.get(REQUEST_ID), exc)
+        return json_response(
+            {"error": "the database is unavailable, try again shortly",
+             "request_id": request.get(REQUEST_ID)},
+            status=503,
+            headers={"Retry-After": "2"},
+        )
+    except Exception:
+        request_id = request.get(REQUEST_ID)
+        log.exception("unhandled error (id=%s) on %s %s", request_id, request.method, request.path)
+        return json_response(
+            {"error": "internal server error", "request_id": request_id}, status=500
+        )

@@ -1,0 +1,64 @@
+"""``create_app(settings)``: the aiohttp application and everything it owns."""
+
+from __future__ import annotations
+
+import aiohttp_cors
+from aiohttp import web
+
+from pialara_async import keys
+from pialara_async.api import errors, health, openapi
+from pialara_async.db.client import database_client_ctx, embedded_database_ctx
+from pialara_async.live.registry import WebSocketRegistry
+from pialara_async.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_api(settings: Settings) -> web.Application:
+    """The ``/api/v1`` sub-application: JSON API with CORS."""
+    api = web.Application()
+    api.add_routes(openapi.routes)
+    _enable_cors(api, settings.server.cors_origins)
+    return api
+
+
+def _enable_cors(app: web.Application, origins: list[str]) -> None:
+    options = aiohttp_cors.ResourceOptions(
+        allow_credentials=False,  # bearer tokens, not cookies
+        expose_headers=(errors.REQUEST_ID_HEADER,),
+        allow_headers=("Authorization", "Content-Type", errors.REQUEST_ID_HEADER),
+        allow_methods=("GET", "POST", "PUT", "PATCH", "DELETE"),
+        max_age=600,
+    )
+    cors = aiohttp_cors.setup(app, defaults=dict.fromkeys(origins, options))
+    for route in list(app.router.routes()):
+        if not isinstance(route.resource, web.StaticResource):
+            cors.add(route)
+
+
+async def _close_websockets(app: web.Application) -> None:
+    # on_shutdown runs before the runner waits for handlers: open websockets
+    # would otherwise hold shutdown until its timeout.
+    await app[keys.WEBSOCKETS].close_all()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.server.max_body_bytes,
+        middlewares=[
+            errors.request_id_middleware,
+            errors.access_log_middleware,
+            errors.error_middleware,
+        ],
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.WEBSOCKETS] = WebSocketRegistry()
+    app[keys.OPENAPI] = openapi.OpenAPIRegistry("pialara-async")
+    # Order matters: the embedded server must run before the client connects,
+    # and is stopped after the client is closed.
+    app.cleanup_ctx.append(embedded_database_ctx)
+    app.cleanup_ctx.append(database_client_ctx)
+    app.on_shutdown.append(_close_websockets)
+    app.add_routes(health.routes)
+    app.add_subapp(API_PREFIX, create_api(settings))
+    return app

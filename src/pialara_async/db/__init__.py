@@ -1,0 +1,1 @@
+"""The database connection: driver seam, client options, lifecycle."""

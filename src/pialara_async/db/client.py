@@ -1,0 +1,79 @@
+"""The one database client of the service, and the embedded server behind it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from pialara_async import keys
+from pialara_async.db import driver
+from pialara_async.embedded.process import EmbeddedProcess
+from pialara_async.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    mongo = settings.mongodb
+    return {
+        "maxPoolSize": mongo.max_pool_size,
+        "wTimeoutMS": mongo.wtimeout_ms,
+        "serverSelectionTimeoutMS": mongo.server_selection_timeout_ms,
+        "connectTimeoutMS": mongo.connect_timeout_ms,
+        "appname": mongo.appname,
+        "retryWrites": mongo.retry_writes,
+        "tz_aware": False,
+    }
+
+
+def open_client(settings: Settings, uri: str) -> Any:
+    return driver.create_client(settings.mongodb.driver, uri, **client_options(settings))
+
+
+def embedded_process(settings: Settings) -> EmbeddedProcess:
+    emb = settings.embedded
+    return EmbeddedProcess(
+        settings.data_dir / "db",
+        host=emb.host,
+        port=emb.port,
+        replica_set=emb.replica_set,
+        history_size=emb.history_size,
+        startup_timeout=emb.startup_timeout,
+    )
+
+
+async def embedded_database_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the embedded server when no URI is configured (before the client)."""
+    settings = app[keys.SETTINGS]
+    if not settings.mongodb.embedded:
+        yield
+        return
+    process = embedded_process(settings)
+    await process.start()
+    app[keys.EMBEDDED] = process
+    try:
+        yield
+    finally:
+        await process.stop()
+
+
+def database_uri(app: web.Application) -> str:
+    settings = app[keys.SETTINGS]
+    if settings.mongodb.uri:
+        return settings.mongodb.uri
+    return app[keys.EMBEDDED].uri
+
+
+async def database_client_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    client = open_client(settings, database_uri(app))
+    app[keys.DB_CLIENT] = client
+    app[keys.DATABASE] = client.get_database(settings.mongodb.database)
+    log.info("connected with %s to database %r", settings.mongodb.driver, settings.mongodb.database)
+    try:
+        yield
+    finally:
+        await driver.close_client(client)

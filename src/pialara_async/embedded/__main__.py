@@ -1,0 +1,57 @@
+"""Run the embedded server in this process: ``python -m pialara_async.embedded``.
+
+Prints one JSON line ``{"uri": ..., "port": ...}`` on stdout once it accepts
+connections (``EmbeddedProcess`` waits for it), logs to stderr, and stops
+cleanly on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from pialara_async.embedded.server import DEFAULT_HISTORY_SIZE, DEFAULT_SET_NAME, EmbeddedServer
+
+
+async def serve(server: EmbeddedServer) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    uri = await server.start()
+    print(json.dumps({"uri": uri, "port": server.port}), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pialara_async.embedded")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--data-dir", type=Path, default=None, help="omit to keep data in memory")
+    parser.add_argument("--replica-set", default=DEFAULT_SET_NAME)
+    parser.add_argument("--history-size", type=int, default=DEFAULT_HISTORY_SIZE)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s embedded %(levelname)s %(message)s")
+    server = EmbeddedServer(
+        args.data_dir,
+        host=args.host,
+        port=args.port,
+        set_name=args.replica_set,
+        history_size=args.history_size,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(server))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""Serve ``aggregate`` with a leading ``$changeStream`` over the wire.
+
+mongoeco has no wire-level change streams, but its in-process ``watch()`` reads
+the engine's committed-change journal. This module turns that into the cursor
+protocol drivers speak: an empty first batch with a ``postBatchResumeToken``,
+``getMore`` that waits up to ``maxTimeMS`` and always reports the position it
+reached (so a driver's resume token advances even when nothing matched), and
+``killCursors``. Errors carry MongoDB's codes so drivers react as on a real
+server (286 ``ChangeStreamHistoryLost`` is not resumable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bson import Timestamp
+
+from mongoeco.errors import OperationFailure
+from mongoeco.types import encode_change_stream_token
+
+if TYPE_CHECKING:
+    from mongoeco.api import AsyncMongoClient
+    from mongoeco.change_streams import AsyncChangeStreamCursor
+
+# Far above the ids mongoeco hands out for ordinary cursors, yet within int32:
+# mongoeco's wire decoder rejects a getMore whose id arrives as an Int64.
+_FIRST_CURSOR_ID = 1 << 30
+_DEFAULT_AWAIT_MS = 1000
+_MAX_BATCH = 1000
+# MongoDB kills idle cursors after ten minutes (cursorTimeoutMillis).
+IDLE_CURSOR_SECONDS = 600.0
+
+
+class ChangeStreamError(Exception):
+    """A command error with MongoDB's code and code name."""
+
+    def __init__(self, code: int, code_name: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.code_name = code_name
+
+    def document(self) -> dict[str, Any]:
+        return {"ok": 0.0, "code": self.code, "codeName": self.code_name, "errmsg": str(self)}
+
+
+def history_lost(message: str) -> ChangeStreamError:
+    return ChangeStreamError(286, "ChangeStreamHistoryLost", message)
+
+
+def token_document(token: int) -> dict[str, str]:
+    return {"_data": encode_change_stream_token(token)}
+
+
+def cluster_time(token: int) -> Timestamp:
+    # mongoeco orders events by an integer sequence; drivers expect a BSON
+    # Timestamp. Keeping the sequence in ``inc`` keeps both orders the same.
+    return Timestamp(0, token) if token > 0 else Timestamp(0, 0)
+
+
+@dataclass(slots=True)
+class _BridgeCursor:
+    namespace: str
+    stream: AsyncChangeStreamCursor
+    connection_id: int
+    last_used: float = field(default_factory=time.monotonic)
+    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _parse_options(stage: object) -> dict[str, Any]:
+    if not isinstance(stage, dict):
+        raise ChangeStreamError(14, "TypeMismatch", "$changeStream stage must be a document")
+    allowed = {
+        "fullDocument",
+        "fullDocumentBeforeChange",
+        "resumeAfter",
+        "startAfter",
+        "startAtOperationTime",
+        "allChangesForCluster",
+        "showExpandedEvents",
+    }
+    unknown = set(stage) - allowed
+    if unknown:
+        raise ChangeStreamError(
+            40415, "Location40415", f"unrecognized $changeStream option: {sorted(unknown)[0]}"
+        )
+    before = stage.get("fullDocumentBeforeChange", "off")
+    if before not in ("off", "whenAvailable"):
+        # Pre-images are not kept by the embedded engine; see docs/embedded.md.
+        raise ChangeStreamError(
+            51770,
+            "Location51770",
+            "fullDocumentBeforeChange=required is not supported by the embedded server",
+        )
+    return stage
+
+
+class ChangeStreamBridge:
+    """Cursor table for change streams opened over the wire."""
+
+    def __init__(self, client: AsyncMongoClient) -> None:
+        self._client = client
+        self._cursors: dict[int, _BridgeCursor] = {}
+        self._ids = itertools.count(_FIRST_CURSOR_ID)
+
+    def __len__(self) -> int:
+        return len(self._cursors)
+
+    def owns(self, cursor_id: object) -> bool:
+        return cursor_id in self._cursors
+
+    def _hub(self) -> Any:
+        return self._client.get_database("admin")._change_hub
+
+    def current_token(self) -> int:
+        hub = self._hub()
+        with hub._condition:
+            return hub._next_token - 1
+
+    def _position_token(self, stream: AsyncChangeStreamCursor) -> int:
+        """Token of the last event the cursor has moved past, matched or not."""
+        hub = stream._hub
+        with hub._condition:
+            index = stream._offset - hub._base_offset - 1
+            if 0 <= index < len(hub._events):
+                return hub._events[index].token
+            if index >= len(hub._events):
+                return hub._next_token - 1
+            return hub._events[0].token - 1 if hub._events else hub._next_token - 1
+
+    async def open(
+        self, db_name: str, command: dict[str, Any], connection_id: int
+    ) -> dict[str, Any]:
+        pipeline = command["pipeline"]
+        options = _parse_options(pipeline[0]["$changeStream"])
+        target = command["aggregate"]
+        database = self._client.get_database(db_name)
+        if options.get("allChangesForCluster"):
+            if db_name != "admin" or target != 1:
+                raise ChangeStreamError(
+                    73, "InvalidNamespace", "allChangesForCluster requires aggregate: 1 on admin"
+                )
+            watched: Any = self._client
+            namespace = "admin.$cmd.aggregate"
+        elif target == 1:
+            watched = database
+            namespace = f"{db_name}.$cmd.aggregate"
+        elif isinstance(target, str):
+            watched = database.get_collection(target)
+            namespace = f"{db_name}.{target}"
+        else:
+            raise ChangeStreamError(73, "InvalidNamespace", "aggregate needs a collection name or 1")
+        start_at = options.get("startAtOperationTime")
+        # Arrives as mongoeco's own Timestamp type; both have ``inc``.
+        if start_at is not None and not isinstance(getattr(start_at, "inc", None), int):
+            raise ChangeStreamError(14, "TypeMismatch", "startAtOperationTime must be a timestamp")
+        for key in ("resumeAfter", "startAfter"):
+            if key in options:
+                self._check_token(options[key])
+        try:
+            stream = watched.watch(
+                pipeline[1:],
+                resume_after=options.get("resumeAfter"),
+                start_after=options.get("startAfter"),
+                start_at_operation_time=None if start_at is None else start_at.inc,
+                full_document=options.get("fullDocument", "default"),
+                max_await_time_ms=0,
+            )
+        except OperationFailure as error:
+            raise self._translate(error) from error
+        cursor_id = next(self._ids)
+        self._cursors[cursor_id] = _BridgeCursor(namespace, stream, connection_id)
+        token = self._position_token(stream)
+        return {
+            "cursor": {
+                "id": cursor_id,
+                "ns": namespace,
+                "firstBatch": [],
+                "postBatchResumeToken": token_document(token),
+            },
+            "operationTime": cluster_time(self.current_token()),
+            "ok": 1.0,
+        }
+
+    def _check_token(self, token: object) -> None:
+        from mongoeco.change_streams import _parse_resume_token
+
+        if not isinstance(token, dict):
+            raise ChangeStreamError(14, "TypeMismatch", "resume token must be a document")
+        try:
+            value = _parse_resume_token(token)
+        except OperationFailure as error:
+            raise ChangeStreamError(
+                9, "FailedToParse", f"invalid resume token: {error}"
+            ) from error
+        if value > self.current_token():
+            raise ChangeStreamError(
+                280,
+                "ChangeStreamFatalError",
+                "cannot resume stream; the resume token was not found (it is newer than any "
+                "event of this server)",
+            )
+
+    @staticmethod
+    def _translate(error: OperationFailure) -> ChangeStreamError:
+        message = str(error)
+        if "no longer available" in message:
+            return history_lost(message)
+        return ChangeStreamError(getattr(error, "code", None) or 2, "BadValue", message)
+
+    async def get_more(self, command: dict[str, Any]) -> dict[str, Any]:
+        cursor_id = command["getMore"]
+        cursor = self._cursors[cursor_id]
+        max_time = command.get("maxTimeMS", _DEFAULT_AWAIT_MS)
+        limit = command.get("batchSize") or _MAX_BATCH
+        batch: list[dict[str, Any]] = []
+        async with cursor.busy:
+            cursor.last_used = time.monotonic()
+            stream = cursor.stream
+            try:
+                stream._max_await_time_ms = max(0, int(max_time))
+                first = await stream.try_next()
+                if first is not None:
+                    batch.append(self._shape(first))
+                    stream._max_await_time_ms = 0
+                    while len(batch) < limit:
+                        event = await stream.try_next()
+                        if event is None:
+                            break
+                        batch.append(self._shape(event))
+            except OperationFailure as error:
+                self._cursors.pop(cursor_id, None)
+                stream.close()
+                raise self._translate(error) from error
+            alive = stream.alive
+            token = self._position_token(stream)
+            cursor.last_used = time.monotonic()
+        if not alive:
+            self._cursors.pop(cursor_id, None)
+        return {
+            "cursor": {
+                "id": cursor_id if alive else 0,
+                "ns": cursor.namespace,
+                "nextBatch": batch,
+                "postBatchResumeToken": token_document(token),
+            },
+            "operationTime": cluster_time(self.current_token()),
+            "ok": 1.0,
+        }
+
+    @staticmethod
+    def _shape(event: dict[str, Any]) -> dict[str, Any]:
+        raw = event.get("clusterTime")
+        if isinstance(raw, int):
+            event["clusterTime"] = cluster_time(raw)
+        return event
+
+    def kill(self, cursor_ids: list[int]) -> list[int]:
+        killed = []
+        for cursor_id in cursor_ids:
+            cursor = self._cursors.pop(cursor_id, None)
+            if cursor is not None:
+                cursor.stream.close()
+                killed.append(cursor_id)
+        return killed
+
+    def reap_idle(self, now: float | None = None) -> int:
+        now = time.monotonic() if now is None else now
+        idle = [
+            cursor_id
+            for cursor_id, cursor in self._cursors.items()
+            if not cursor.busy.locked() and now - cursor.last_used > IDLE_CURSOR_SECONDS
+        ]
+        return len(self.kill(idle))
+
+    def close(self) -> None:
+        self.kill(list(self._cursors))

@@ -1,0 +1,200 @@
+"""The embedded MongoDB-compatible server: mongoeco's wire server plus our layer.
+
+``EmbeddedServer`` persists mongoeco's SQLite engine and its change-stream
+journal under one data directory and puts ``CommandLayer`` between the wire
+protocol and mongoeco's executor. The layer answers what mongoeco lacks (a
+replica-set handshake, change-stream cursors, ``CursorNotFound``) and
+serialises transactions; everything else passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from mongoeco import AsyncMongoClient
+from mongoeco.engines.sqlite import SQLiteEngine
+from mongoeco.wire import AsyncMongoEcoProxyServer
+from mongoeco.wire.executor import WireCommandExecutor
+
+from pialara_async.embedded import aggregation
+from pialara_async.embedded.change_streams import ChangeStreamBridge, ChangeStreamError
+from pialara_async.embedded.handshake import ReplicaSetIdentity, complete_hello
+from pialara_async.embedded.transactions import TransactionGate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SET_NAME = "pialara"
+# Kept events of the change-stream journal: the window within which a stopped
+# watcher can resume. Older tokens answer ChangeStreamHistoryLost (286).
+DEFAULT_HISTORY_SIZE = 100_000
+_HANDSHAKE_COMMANDS = frozenset({"hello", "isMaster", "ismaster"})
+
+
+class CommandLayer:
+    """Wraps mongoeco's ``WireCommandExecutor`` (same interface as the proxy uses)."""
+
+    def __init__(
+        self,
+        inner: WireCommandExecutor,
+        client: AsyncMongoClient,
+        identity: ReplicaSetIdentity,
+        cursor_store: Any,
+    ) -> None:
+        self._inner = inner
+        self._identity = identity
+        self._cursor_store = cursor_store
+        self.change_streams = ChangeStreamBridge(client)
+        self.transactions = TransactionGate(self._abort)
+
+    # The proxy calls these two directly.
+    def _build_request_context(self, body: dict[str, Any], **kwargs: Any) -> Any:
+        return self._inner._build_request_context(body, **kwargs)
+
+    def error_document(self, exc: Exception) -> dict[str, Any]:
+        if isinstance(exc, ChangeStreamError):
+            return exc.document()
+        return self._inner.error_document(exc)
+
+    async def _abort(self, body: dict[str, Any]) -> None:
+        self._inner._session_store.abort_transaction(body)
+
+    async def execute_prepared(self, context: Any) -> dict[str, Any]:
+        name: str = context.command_name
+        command: dict[str, Any] = context.command_document
+        body: dict[str, Any] = context.raw_body
+        if name in _HANDSHAKE_COMMANDS:
+            return complete_hello(await self._inner.execute_prepared(context), self._identity)
+        if name == "aggregate" and _opens_change_stream(command):
+            return await self.change_streams.open(
+                context.db_name, command, context.connection.connection_id
+            )
+        if name == "getMore":
+            cursor_id = command.get("getMore")
+            if self.change_streams.owns(cursor_id):
+                return await self.change_streams.get_more(command)
+            if cursor_id not in self._cursor_store._state:
+                raise ChangeStreamError(43, "CursorNotFound", f"cursor id {cursor_id} not found")
+        if name == "killCursors":
+            return await self._kill_cursors(context)
+        if name == "endSessions":
+            for lsid in command.get("endSessions") or ():
+                self.transactions.session_ended(lsid)
+        await self.transactions.before(name, body)
+        reply: dict[str, Any] = {"ok": 0.0}
+        try:
+            reply = await self._inner.execute_prepared(context)
+        finally:
+            self.transactions.after(name, body, reply)
+        return reply
+
+    async def _kill_cursors(self, context: Any) -> dict[str, Any]:
+        ids = context.command_document.get("cursors")
+        if not isinstance(ids, list):
+            return await self._inner.execute_prepared(context)
+        killed = self.change_streams.kill(ids)
+        rest = [cursor_id for cursor_id in ids if cursor_id not in killed]
+        reply: dict[str, Any] = {"cursorsKilled": [], "cursorsNotFound": [], "cursorsAlive": [],
+                                 "cursorsUnknown": [], "ok": 1.0}
+        if rest:
+            context.command_document["cursors"] = rest
+            reply = await self._inner.execute_prepared(context)
+        reply["cursorsKilled"] = killed + list(reply.get("cursorsKilled", []))
+        return reply
+
+    def close(self) -> None:
+        self.change_streams.close()
+        self.transactions.close()
+
+
+def _opens_change_stream(command: dict[str, Any]) -> bool:
+    pipeline = command.get("pipeline")
+    return bool(pipeline) and isinstance(pipeline[0], dict) and "$changeStream" in pipeline[0]
+
+
+class _LayeredProxy(AsyncMongoEcoProxyServer):
+    def install_layer(self, identity: ReplicaSetIdentity) -> CommandLayer:
+        layer = CommandLayer(self._executor, self._client, identity, self._cursor_store)
+        self._executor = layer  # type: ignore[assignment]
+        return layer
+
+
+class EmbeddedServer:
+    """One embedded server bound to ``host:port`` with its data under ``data_dir``.
+
+    ``data_dir=None`` keeps everything in memory (used by throwaway tests).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        set_name: str = DEFAULT_SET_NAME,
+        history_size: int = DEFAULT_HISTORY_SIZE,
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port
+        self.set_name = set_name
+        self.history_size = history_size
+        self._proxy: _LayeredProxy | None = None
+        self._layer: CommandLayer | None = None
+        self._reaper: asyncio.Task[None] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://{self.host}:{self.port}/?replicaSet={self.set_name}"
+
+    async def start(self) -> str:
+        aggregation.install()
+        if self.data_dir is None:
+            engine = SQLiteEngine(":memory:")
+            journal = None
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            engine = SQLiteEngine(str(self.data_dir / "mongoeco.sqlite3"))
+            journal = str(self.data_dir / "changestream.journal")
+        client = AsyncMongoClient(
+            engine,
+            change_stream_history_size=self.history_size,
+            change_stream_journal_path=journal,
+            change_stream_journal_max_bytes=16 * 1024 * 1024,
+        )
+        await engine.connect()
+        proxy = _LayeredProxy(client=client, host=self.host, port=self.port)
+        address = await proxy.start()
+        self.port = address.port
+        self._layer = proxy.install_layer(ReplicaSetIdentity(self.set_name, self.host, self.port))
+        self._proxy = proxy
+        self._client = client
+        self._reaper = asyncio.create_task(self._reap_idle_cursors())
+        log.info("embedded MongoDB serving on %s (data: %s)", self.uri, self.data_dir or "memory")
+        return self.uri
+
+    async def _reap_idle_cursors(self) -> None:
+        while True:
+            await asyncio.sleep(60)
+            if self._layer is not None:
+                self._layer.change_streams.reap_idle()
+
+    @property
+    def open_change_streams(self) -> int:
+        return 0 if self._layer is None else len(self._layer.change_streams)
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        if self._layer is not None:
+            self._layer.close()
+        if self._proxy is not None:
+            await self._proxy.close()
+            await self._client._engine.disconnect()
+            self._client._change_hub.close()
+        self._proxy = self._layer = None

@@ -1,0 +1,20 @@
+"""Typed keys of everything the application holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from pialara_async.api.openapi import OpenAPIRegistry
+from pialara_async.embedded.process import EmbeddedProcess
+from pialara_async.live.registry import WebSocketRegistry
+from pialara_async.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+EMBEDDED = web.AppKey("embedded", EmbeddedProcess)
+# Motor's AsyncIOMotorClient or PyMongo's AsyncMongoClient (see db/driver.py).
+DB_CLIENT = web.AppKey("db_client", Any)
+DATABASE = web.AppKey("database", Any)
+WEBSOCKETS = web.AppKey("websockets", WebSocketRegistry)
+OPENAPI = web.AppKey("openapi", OpenAPIRegistry)

@@ -1,0 +1,1 @@
+"""Live feed: websocket clients and the change streams that feed them."""
