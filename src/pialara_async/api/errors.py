@@ -24,7 +24,7 @@ log = logging.getLogger("pialara_async.api")
 access_log = logging.getLogger("pialara_async.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-REQUEST_ID = "request_id"
+REQUEST_ID = web.RequestKey("request_id", str)
 REQUEST_ID_HEADER = "X-Request-ID"
 
 UNAVAILABLE_ERRORS = (

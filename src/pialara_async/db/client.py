@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -77,3 +78,17 @@ async def database_client_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await driver.close_client(client)
+
+
+@contextlib.asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[tuple[Any, Any]]:
+    """``(client, database)`` outside the web app (CLI, scripts); starts the
+    embedded server for the duration when no URI is configured."""
+    async with contextlib.AsyncExitStack() as stack:
+        uri = settings.mongodb.uri
+        if not uri:
+            process = await stack.enter_async_context(embedded_process(settings))
+            uri = process.uri
+        client = open_client(settings, uri)
+        stack.push_async_callback(driver.close_client, client)
+        yield client, client.get_database(settings.mongodb.database)

@@ -1,0 +1,3 @@
+from pialara_async.cli import main
+
+main()

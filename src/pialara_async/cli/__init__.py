@@ -1,0 +1,127 @@
+"""The ``pialara-async`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+from pymongo.errors import PyMongoError
+
+from pialara_async.settings import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+
+
+def _fail(message: str, code: int = EXIT_CONFIG) -> None:
+    click.echo(f"pialara-async: {message}", err=True)
+    sys.exit(code)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def _run[T](coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="PIALARA_CONFIG",
+    help="TOML configuration file [default: ./config.toml when present]",
+)
+@click.pass_context
+def main(ctx: click.Context, config_file: Path | None) -> None:
+    """MFlix and PIA Lara on aiohttp and Motor."""
+    try:
+        settings = load_settings(config_file)
+    except ConfigError as error:
+        _fail(str(error))
+    logging.basicConfig(
+        level=settings.log.level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    ctx.obj = settings
+
+
+@main.command()
+@click.option("--host", help="address to bind [default: server.host]")
+@click.option("--port", type=int, help="port to bind [default: server.port]")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the HTTP API (embedded database when mongodb.uri is empty)."""
+    from aiohttp import web
+
+    from pialara_async.app import create_app
+
+    settings = _settings(ctx)
+    web.run_app(
+        create_app(settings),
+        host=host or settings.server.host,
+        port=port if port is not None else settings.server.port,
+        access_log=None,  # our middleware logs each request with its id
+        shutdown_timeout=settings.server.shutdown_timeout,
+        print=lambda message: click.echo(message.splitlines()[0]),
+    )
+
+
+@main.command("embedded-db")
+@click.option("--host", help="[default: embedded.host]")
+@click.option("--port", type=int, default=27017, show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="[default: <data_dir>/db]")
+@click.pass_context
+def embedded_db(ctx: click.Context, host: str | None, port: int, data_dir: Path | None) -> None:
+    """Serve the embedded database alone, for mongosh, Compass or scripts."""
+    try:
+        from pialara_async.embedded.__main__ import main as serve_embedded
+    except ImportError:
+        _fail("the embedded database needs the 'embedded' extra: pip install 'pialara-async[embedded]'")
+    settings = _settings(ctx)
+    emb = settings.embedded
+    serve_embedded([
+        "--host", host or emb.host,
+        "--port", str(port),
+        "--data-dir", str(data_dir or settings.data_dir / "db"),
+        "--replica-set", emb.replica_set,
+        "--history-size", str(emb.history_size),
+    ])
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Connect and describe the deployment; exit 2 when it is unreachable."""
+    from pialara_async.db.client import connect
+    from pialara_async.embedded.process import EmbeddedStartError
+    from pialara_async.repositories import server
+
+    settings = _settings(ctx)
+
+    async def probe() -> server.Deployment:
+        async with connect(settings) as (client, _db):
+            return await server.describe(client)
+
+    try:
+        deployment = _run(probe())
+    except (PyMongoError, EmbeddedStartError) as error:
+        target = settings.mongodb.uri or "the embedded database"
+        _fail(f"cannot reach {target}: {str(error).splitlines()[0][:200]}")
+    yes_no = {True: "yes", False: "no"}
+    click.echo(f"server version: {deployment.version}")
+    click.echo(f"topology: {deployment.topology}")
+    click.echo(f"replica set: {deployment.replica_set or '-'}")
+    click.echo(f"members: {', '.join(deployment.members) or '-'}")
+    click.echo(f"change streams: {yes_no[deployment.change_streams]}")
+    click.echo(f"transactions: {yes_no[deployment.transactions]}")
+    click.echo(f"driver: {settings.mongodb.driver}")

@@ -1,0 +1,90 @@
+"""Shared fixtures: one MongoDB for the session, one database per test.
+
+``MONGODB_URI`` (a replica set) when set; otherwise one embedded server is
+started for the whole session. Tests that must stop a server get their own
+(``private_server``) and only run on the embedded one.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from pialara_async.app import create_app
+from pialara_async.db import driver
+from pialara_async.embedded.process import EmbeddedProcess
+from pialara_async.settings import Settings, load_settings
+
+REAL_MONGODB = bool(os.environ.get("MONGODB_URI"))
+needs_embedded = pytest.mark.skipif(
+    REAL_MONGODB, reason="stops and restarts the server: only the embedded one can be"
+)
+
+
+@pytest.fixture(scope="session")
+async def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    if REAL_MONGODB:
+        yield os.environ["MONGODB_URI"]
+        return
+    async with EmbeddedProcess(tmp_path_factory.mktemp("embedded-db")) as server:
+        yield server.uri
+
+
+@pytest.fixture
+def database_name() -> str:
+    return f"test_{uuid.uuid4().hex[:12]}"
+
+
+def make_settings(tmp_path: Path, uri: str, database: str, **sections: dict[str, Any]) -> Settings:
+    overrides: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "mongodb": {"uri": uri, "database": database, "server_selection_timeout_ms": 3000,
+                    **sections.pop("mongodb", {})},
+    }
+    overrides.update(sections)
+    return load_settings(**overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mongo_uri: str, database_name: str) -> Settings:
+    return make_settings(tmp_path, mongo_uri, database_name)
+
+
+@pytest.fixture
+async def mongo_client(settings: Settings) -> AsyncIterator[Any]:
+    """A driver client of the configured kind, for checks beside the service."""
+    from pialara_async.db.client import open_client
+
+    client = open_client(settings, settings.mongodb.uri)
+    yield client
+    await driver.close_client(client)
+
+
+@pytest.fixture
+async def db(mongo_client: Any, settings: Settings) -> AsyncIterator[Any]:
+    database = mongo_client.get_database(settings.mongodb.database)
+    yield database
+    await mongo_client.drop_database(settings.mongodb.database)
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, settings: Settings, db: Any
+) -> TestClient:
+    """The service on the test database (dropped afterwards through ``db``)."""
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def private_server(tmp_path: Path) -> AsyncIterator[EmbeddedProcess]:
+    """An embedded server of this test's own, which it may stop and restart."""
+    if REAL_MONGODB:
+        pytest.skip("stops and restarts the server: only the embedded one can be")
+    async with EmbeddedProcess(tmp_path / "private-db") as server:
+        yield server

@@ -1,0 +1,75 @@
+"""Startup and shutdown of the application and what it owns."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiohttp import WSMsgType, web
+from aiohttp.test_utils import TestClient, TestServer
+from pymongo.errors import InvalidOperation
+
+from pialara_async import keys
+from pialara_async.app import create_app
+from pialara_async.settings import Settings
+
+
+async def test_one_client_made_at_startup_and_closed_at_shutdown(
+    settings: Settings, db: Any
+) -> None:
+    app = create_app(settings)
+    tasks_before = asyncio.all_tasks()
+    async with TestClient(TestServer(app)) as http:
+        client = app[keys.DB_CLIENT]
+        assert app[keys.DATABASE].name == settings.mongodb.database
+        assert client.options.pool_options.max_pool_size == settings.mongodb.max_pool_size
+        assert (await http.get("/ready")).status == 200
+    with pytest.raises(InvalidOperation):
+        await app[keys.DATABASE].command("ping")
+    await asyncio.sleep(0)  # let finished tasks be collected
+    left = {task for task in asyncio.all_tasks() - tasks_before if not task.done()}
+    assert left == set()
+
+
+async def test_client_options_come_from_configuration(
+    settings: Settings, db: Any
+) -> None:
+    tuned = settings.with_overrides(
+        mongodb={"max_pool_size": 7, "wtimeout_ms": 1234, "appname": "tuned", "retry_writes": False}
+    )
+    app = create_app(tuned)
+    async with TestClient(TestServer(app)):
+        client = app[keys.DB_CLIENT]
+        assert client.options.pool_options.max_pool_size == 7
+        assert client.write_concern.document == {"wtimeout": 1234}
+        assert client.options.pool_options.metadata["application"]["name"] == "tuned"
+        assert client.options.retry_writes is False
+
+
+async def test_shutdown_closes_open_websockets_with_going_away(
+    settings: Settings, db: Any
+) -> None:
+    app = create_app(settings)
+
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        request.config_dict[keys.WEBSOCKETS].add(socket)
+        async for _ in socket:
+            pass
+        return socket
+
+    app.router.add_get("/ws-test", echo)
+    server = TestServer(app)
+    http = TestClient(server)
+    await http.start_server()
+    socket = await http.ws_connect("/ws-test")
+    assert len(app[keys.WEBSOCKETS]) == 1
+    shutdown = asyncio.create_task(server.close())  # the server side only
+    message = await socket.receive(timeout=5)
+    assert message.type is WSMsgType.CLOSE
+    assert message.data == 1001
+    await socket.close()
+    await shutdown
+    await http.close()
