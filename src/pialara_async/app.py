@@ -43,14 +43,10 @@ async def _close_websockets(app: web.Application) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(
-        client_max_size=settings.server.max_body_bytes,
-        middlewares=[
-            errors.request_id_middleware,
-            errors.access_log_middleware,
-            errors.error_middleware,
-        ],
-    )
+    middlewares = [errors.request_id_middleware, errors.error_middleware]
+    if settings.server.access_log:
+        middlewares.insert(1, errors.access_log_middleware)
+    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=middlewares)
     app[keys.SETTINGS] = settings
     app[keys.WEBSOCKETS] = WebSocketRegistry()
     app[keys.OPENAPI] = openapi.OpenAPIRegistry("pialara-async")

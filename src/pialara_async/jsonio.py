@@ -16,7 +16,9 @@ from bson import Int64, ObjectId, json_util
 from bson.json_util import CANONICAL_JSON_OPTIONS
 
 _SAFE_INTEGER = 2**53
-_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_NON_STR_KEYS
+_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_NON_STR_KEYS
+)
 
 
 def _bson_default(value: Any) -> Any:
@@ -27,7 +29,9 @@ def _bson_default(value: Any) -> Any:
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, Int64):
-        return int(value) if -_SAFE_INTEGER <= value <= _SAFE_INTEGER else {"$numberLong": str(value)}
+        if -_SAFE_INTEGER <= value <= _SAFE_INTEGER:
+            return int(value)
+        return {"$numberLong": str(value)}
     if isinstance(value, int):  # bool is handled natively; other int subclasses
         return int(value)
     if isinstance(value, str):

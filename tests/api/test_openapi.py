@@ -21,7 +21,8 @@ async def test_docs_page_serves_its_assets_locally(client: TestClient) -> None:
     page = await client.get("/api/v1/docs")
     assert page.status == 200
     html = await page.text()
-    assert "http://" not in html and "https://" not in html
+    assert "http://" not in html
+    assert "https://" not in html
     for asset in ("docs/static/swagger-ui-bundle.js", "docs/static/swagger-ui.css"):
         assert asset in html
         served = await client.get(f"/api/v1/{asset}")

@@ -86,7 +86,8 @@ def embedded_db(ctx: click.Context, host: str | None, port: int, data_dir: Path 
     try:
         from pialara_async.embedded.__main__ import main as serve_embedded
     except ImportError:
-        _fail("the embedded database needs the 'embedded' extra: pip install 'pialara-async[embedded]'")
+        _fail("the embedded database needs the 'embedded' extra: "
+              "pip install 'pialara-async[embedded]'")
     settings = _settings(ctx)
     emb = settings.embedded
     serve_embedded([

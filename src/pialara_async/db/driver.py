@@ -9,8 +9,9 @@ drivers share.
 | call               | Motor                   | PyMongo async                 |
 |--------------------|-------------------------|-------------------------------|
 | ``aggregate``      | returns a cursor        | coroutine returning a cursor  |
-| ``watch``          | returns a change stream | coroutine returning a stream  |
+| ``watch``          | opens on first use      | coroutine, opens at once      |
 | ``start_session``  | coroutine               | plain call                    |
+| ``start_transaction`` | plain call           | coroutine                     |
 | ``close``          | plain call              | coroutine                     |
 """
 
@@ -60,12 +61,23 @@ async def aggregate_list(
 
 
 async def watch(target: Any, pipeline: Sequence[Mapping[str, Any]] = (), **options: Any) -> Any:
-    """Open a change stream on a collection, database or client."""
-    return await _resolve(target.watch(list(pipeline), **options))
+    """Open a change stream on a collection, database or client, now.
+
+    Motor sends the ``aggregate`` only on first use, so events written between
+    ``watch()`` and that use would be missed; entering its context opens it
+    (PyMongo async opens in ``watch()`` already, and entering is a no-op).
+    """
+    stream = await _resolve(target.watch(list(pipeline), **options))
+    return await stream.__aenter__()
 
 
 async def start_session(client: Any, **options: Any) -> Any:
     return await _resolve(client.start_session(**options))
+
+
+async def start_transaction(session: Any, **options: Any) -> None:
+    """Start a transaction by hand (``with_transaction`` is the same on both)."""
+    await _resolve(session.start_transaction(**options))
 
 
 def majority(collection: Any, wtimeout_ms: int) -> Any:

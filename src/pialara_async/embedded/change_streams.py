@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bson import Timestamp
-
 from mongoeco.errors import OperationFailure
 from mongoeco.types import encode_change_stream_token
+
+from pialara_async.embedded.errors import CommandError
 
 if TYPE_CHECKING:
     from mongoeco.api import AsyncMongoClient
@@ -31,24 +32,15 @@ if TYPE_CHECKING:
 _FIRST_CURSOR_ID = 1 << 30
 _DEFAULT_AWAIT_MS = 1000
 _MAX_BATCH = 1000
+# Stands for ``aggregate: 1`` (a database- or cluster-level stream) once past
+# mongoeco's command validation.
+DATABASE_STREAM = "$cmd.aggregate"
 # MongoDB kills idle cursors after ten minutes (cursorTimeoutMillis).
 IDLE_CURSOR_SECONDS = 600.0
 
 
-class ChangeStreamError(Exception):
-    """A command error with MongoDB's code and code name."""
-
-    def __init__(self, code: int, code_name: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.code_name = code_name
-
-    def document(self) -> dict[str, Any]:
-        return {"ok": 0.0, "code": self.code, "codeName": self.code_name, "errmsg": str(self)}
-
-
-def history_lost(message: str) -> ChangeStreamError:
-    return ChangeStreamError(286, "ChangeStreamHistoryLost", message)
+def history_lost(message: str) -> CommandError:
+    return CommandError(286, "ChangeStreamHistoryLost", message)
 
 
 def token_document(token: int) -> dict[str, str]:
@@ -72,7 +64,7 @@ class _BridgeCursor:
 
 def _parse_options(stage: object) -> dict[str, Any]:
     if not isinstance(stage, dict):
-        raise ChangeStreamError(14, "TypeMismatch", "$changeStream stage must be a document")
+        raise CommandError(14, "TypeMismatch", "$changeStream stage must be a document")
     allowed = {
         "fullDocument",
         "fullDocumentBeforeChange",
@@ -84,13 +76,13 @@ def _parse_options(stage: object) -> dict[str, Any]:
     }
     unknown = set(stage) - allowed
     if unknown:
-        raise ChangeStreamError(
+        raise CommandError(
             40415, "Location40415", f"unrecognized $changeStream option: {sorted(unknown)[0]}"
         )
     before = stage.get("fullDocumentBeforeChange", "off")
     if before not in ("off", "whenAvailable"):
         # Pre-images are not kept by the embedded engine; see docs/embedded.md.
-        raise ChangeStreamError(
+        raise CommandError(
             51770,
             "Location51770",
             "fullDocumentBeforeChange=required is not supported by the embedded server",
@@ -137,10 +129,12 @@ class ChangeStreamBridge:
         pipeline = command["pipeline"]
         options = _parse_options(pipeline[0]["$changeStream"])
         target = command["aggregate"]
+        if target == DATABASE_STREAM:
+            target = 1
         database = self._client.get_database(db_name)
         if options.get("allChangesForCluster"):
             if db_name != "admin" or target != 1:
-                raise ChangeStreamError(
+                raise CommandError(
                     73, "InvalidNamespace", "allChangesForCluster requires aggregate: 1 on admin"
                 )
             watched: Any = self._client
@@ -152,11 +146,11 @@ class ChangeStreamBridge:
             watched = database.get_collection(target)
             namespace = f"{db_name}.{target}"
         else:
-            raise ChangeStreamError(73, "InvalidNamespace", "aggregate needs a collection name or 1")
+            raise CommandError(73, "InvalidNamespace", "aggregate needs a collection name or 1")
         start_at = options.get("startAtOperationTime")
         # Arrives as mongoeco's own Timestamp type; both have ``inc``.
         if start_at is not None and not isinstance(getattr(start_at, "inc", None), int):
-            raise ChangeStreamError(14, "TypeMismatch", "startAtOperationTime must be a timestamp")
+            raise CommandError(14, "TypeMismatch", "startAtOperationTime must be a timestamp")
         for key in ("resumeAfter", "startAfter"):
             if key in options:
                 self._check_token(options[key])
@@ -189,15 +183,15 @@ class ChangeStreamBridge:
         from mongoeco.change_streams import _parse_resume_token
 
         if not isinstance(token, dict):
-            raise ChangeStreamError(14, "TypeMismatch", "resume token must be a document")
+            raise CommandError(14, "TypeMismatch", "resume token must be a document")
         try:
             value = _parse_resume_token(token)
         except OperationFailure as error:
-            raise ChangeStreamError(
+            raise CommandError(
                 9, "FailedToParse", f"invalid resume token: {error}"
             ) from error
         if value > self.current_token():
-            raise ChangeStreamError(
+            raise CommandError(
                 280,
                 "ChangeStreamFatalError",
                 "cannot resume stream; the resume token was not found (it is newer than any "
@@ -205,11 +199,11 @@ class ChangeStreamBridge:
             )
 
     @staticmethod
-    def _translate(error: OperationFailure) -> ChangeStreamError:
+    def _translate(error: OperationFailure) -> CommandError:
         message = str(error)
         if "no longer available" in message:
             return history_lost(message)
-        return ChangeStreamError(getattr(error, "code", None) or 2, "BadValue", message)
+        return CommandError(getattr(error, "code", None) or 2, "BadValue", message)
 
     async def get_more(self, command: dict[str, Any]) -> dict[str, Any]:
         cursor_id = command["getMore"]

@@ -19,9 +19,14 @@ from mongoeco import AsyncMongoClient
 from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.wire import AsyncMongoEcoProxyServer
 from mongoeco.wire.executor import WireCommandExecutor
+from mongoeco.wire.sessions import WireSessionStore
 
-from pialara_async.embedded import aggregation
-from pialara_async.embedded.change_streams import ChangeStreamBridge, ChangeStreamError
+from pialara_async.embedded import aggregation, outbox
+from pialara_async.embedded.change_streams import (
+    DATABASE_STREAM,
+    ChangeStreamBridge,
+)
+from pialara_async.embedded.errors import CommandError
 from pialara_async.embedded.handshake import ReplicaSetIdentity, complete_hello
 from pialara_async.embedded.transactions import TransactionGate
 
@@ -49,13 +54,27 @@ class CommandLayer:
         self._cursor_store = cursor_store
         self.change_streams = ChangeStreamBridge(client)
         self.transactions = TransactionGate(self._abort)
+        self._deferred_starts: dict[int, dict[str, Any]] = {}
 
     # The proxy calls these two directly.
     def _build_request_context(self, body: dict[str, Any], **kwargs: Any) -> Any:
+        if body.get("aggregate") == 1 and _opens_change_stream(body):
+            # mongoeco's validator wants a collection name; a database-level
+            # stream names none. Mark it and let ChangeStreamBridge read the mark.
+            body = {**body, "aggregate": DATABASE_STREAM}
+        if body.get("startTransaction") is True:
+            # mongoeco starts the engine transaction while building the
+            # context, before any await. Start it in execute_prepared instead,
+            # once the transaction gate lets this session in.
+            original = body
+            body = {key: value for key, value in body.items() if key != "startTransaction"}
+            context = self._inner._build_request_context(body, **kwargs)
+            self._deferred_starts[id(context.raw_body)] = original
+            return context
         return self._inner._build_request_context(body, **kwargs)
 
     def error_document(self, exc: Exception) -> dict[str, Any]:
-        if isinstance(exc, ChangeStreamError):
+        if isinstance(exc, CommandError):
             return exc.document()
         return self._inner.error_document(exc)
 
@@ -65,7 +84,7 @@ class CommandLayer:
     async def execute_prepared(self, context: Any) -> dict[str, Any]:
         name: str = context.command_name
         command: dict[str, Any] = context.command_document
-        body: dict[str, Any] = context.raw_body
+        body: dict[str, Any] = self._deferred_starts.pop(id(context.raw_body), context.raw_body)
         if name in _HANDSHAKE_COMMANDS:
             return complete_hello(await self._inner.execute_prepared(context), self._identity)
         if name == "aggregate" and _opens_change_stream(command):
@@ -77,19 +96,19 @@ class CommandLayer:
             if self.change_streams.owns(cursor_id):
                 return await self.change_streams.get_more(command)
             if cursor_id not in self._cursor_store._state:
-                raise ChangeStreamError(43, "CursorNotFound", f"cursor id {cursor_id} not found")
+                raise CommandError(43, "CursorNotFound", f"cursor id {cursor_id} not found")
         if name == "killCursors":
             return await self._kill_cursors(context)
         if name == "endSessions":
             for lsid in command.get("endSessions") or ():
                 self.transactions.session_ended(lsid)
-        await self.transactions.before(name, body)
-        reply: dict[str, Any] = {"ok": 0.0}
+        counted = await self.transactions.before(name, body)
         try:
-            reply = await self._inner.execute_prepared(context)
+            if body is not context.raw_body and context.session is not None:
+                WireSessionStore._apply_transaction_metadata(context.session, body)
+            return await self._inner.execute_prepared(context)
         finally:
-            self.transactions.after(name, body, reply)
-        return reply
+            await self.transactions.after(name, body, counted)
 
     async def _kill_cursors(self, context: Any) -> dict[str, Any]:
         ids = context.command_document.get("cursors")
@@ -152,6 +171,7 @@ class EmbeddedServer:
 
     async def start(self) -> str:
         aggregation.install()
+        outbox.install()
         if self.data_dir is None:
             engine = SQLiteEngine(":memory:")
             journal = None

@@ -1,0 +1,194 @@
+"""Change streams through the driver, on the embedded server or a real replica set."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from bson import ObjectId
+from pymongo.errors import OperationFailure
+
+from pialara_async.db import driver
+from pialara_async.embedded.process import EmbeddedProcess
+from pialara_async.settings import Settings
+
+AWAIT_MS = 200
+
+
+async def next_change(stream: Any, attempts: int = 50) -> dict[str, Any]:
+    """The next event; each try_next waits up to the stream's maxAwaitTimeMS."""
+    for _ in range(attempts):
+        change = await stream.try_next()
+        if change is not None:
+            return change
+    raise AssertionError("no change event arrived")
+
+
+async def test_insert_update_replace_delete_events(db: Any) -> None:
+    items = db.items
+    stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        inserted = await items.insert_one({"name": "a", "n": 1})
+        await items.update_one({"_id": inserted.inserted_id}, {"$set": {"n": 2}})
+        await items.replace_one({"_id": inserted.inserted_id}, {"name": "b"})
+        await items.delete_one({"_id": inserted.inserted_id})
+        events = [await next_change(stream) for _ in range(4)]
+    assert [e["operationType"] for e in events] == ["insert", "update", "replace", "delete"]
+    assert all(e["documentKey"] == {"_id": inserted.inserted_id} for e in events)
+    assert all(e["ns"] == {"db": db.name, "coll": "items"} for e in events)
+    assert events[0]["fullDocument"] == {"_id": inserted.inserted_id, "name": "a", "n": 1}
+    assert events[2]["fullDocument"] == {"_id": inserted.inserted_id, "name": "b"}
+    assert "fullDocument" not in events[1]  # default mode: no lookup for updates
+    assert "fullDocument" not in events[3]
+    tokens = [e["_id"] for e in events]
+    assert len({str(t) for t in tokens}) == 4
+
+
+async def test_match_pipeline_filters_on_the_server(db: Any) -> None:
+    pipeline = [{"$match": {"operationType": "insert", "fullDocument.kind": "wanted"}}]
+    stream = await driver.watch(db.items, pipeline, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.items.insert_many([{"kind": "other"}, {"kind": "wanted", "i": 1},
+                                    {"kind": "other"}, {"kind": "wanted", "i": 2}])
+        first = await next_change(stream)
+        second = await next_change(stream)
+        assert [first["fullDocument"]["i"], second["fullDocument"]["i"]] == [1, 2]
+        assert await stream.try_next() is None
+
+
+async def test_update_lookup_carries_the_document_after_the_update(db: Any) -> None:
+    await db.items.insert_one({"_id": 1, "n": 1, "tag": "x"})
+    stream = await driver.watch(
+        db.items, [{"$match": {"operationType": "update"}}],
+        full_document="updateLookup", max_await_time_ms=AWAIT_MS,
+    )
+    async with stream:
+        await db.items.update_one({"_id": 1}, {"$inc": {"n": 5}})
+        change = await next_change(stream)
+    assert change["fullDocument"] == {"_id": 1, "n": 6, "tag": "x"}
+
+
+async def test_database_level_stream_sees_every_collection(db: Any) -> None:
+    stream = await driver.watch(db, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.first.insert_one({"x": 1})
+        await db.second.insert_one({"x": 2})
+        colls = [(await next_change(stream))["ns"]["coll"] for _ in range(2)]
+    assert colls == ["first", "second"]
+
+
+async def test_resume_token_advances_without_events(db: Any) -> None:
+    """postBatchResumeToken moves past writes the pipeline filtered out."""
+    stream = await driver.watch(
+        db.items, [{"$match": {"fullDocument.keep": True}}], max_await_time_ms=AWAIT_MS
+    )
+    async with stream:
+        start = stream.resume_token
+        await db.items.insert_one({"keep": False})
+        for _ in range(20):
+            assert await stream.try_next() is None
+            if stream.resume_token != start:
+                break
+        assert stream.resume_token != start
+        moved = stream.resume_token
+    await db.items.insert_one({"keep": True, "n": 1})
+    resumed = await driver.watch(
+        db.items, [{"$match": {"fullDocument.keep": True}}],
+        resume_after=moved, max_await_time_ms=AWAIT_MS,
+    )
+    async with resumed:
+        assert (await next_change(resumed))["fullDocument"]["n"] == 1
+
+
+async def test_resume_after_delivers_what_was_missed(db: Any) -> None:
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.items.insert_one({"n": 0})
+        await next_change(stream)
+        token = stream.resume_token
+    await db.items.insert_many([{"n": 1}, {"n": 2}])
+    resumed = await driver.watch(db.items, resume_after=token, max_await_time_ms=AWAIT_MS)
+    async with resumed:
+        missed = [(await next_change(resumed))["fullDocument"]["n"] for _ in range(2)]
+    assert missed == [1, 2]
+
+
+async def test_unknown_resume_token_is_a_clear_error(db: Any) -> None:
+    async def open_and_read() -> None:
+        stream = await driver.watch(db.items, resume_after={"_data": "not-a-token"})
+        async with stream:
+            await stream.try_next()
+
+    with pytest.raises(OperationFailure) as raised:
+        await open_and_read()
+    assert raised.value.code is not None
+    assert "token" in str(raised.value).lower()
+
+
+async def test_closed_stream_cursor_is_gone(db: Any) -> None:
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    await stream.try_next()
+    cursor_id = stream._cursor.cursor_id if hasattr(stream, "_cursor") else (
+        stream.delegate._cursor.cursor_id
+    )
+    await stream.close()
+    with pytest.raises(OperationFailure) as raised:
+        await db.command("getMore", cursor_id, collection="items")
+    assert raised.value.code == 43  # CursorNotFound
+
+
+async def test_fifty_concurrent_streams(db: Any) -> None:
+    streams = [await driver.watch(db.items, max_await_time_ms=AWAIT_MS) for _ in range(50)]
+    try:
+        await db.items.insert_one({"_id": "one"})
+        events = await asyncio.gather(*(next_change(s) for s in streams))
+        assert {e["documentKey"]["_id"] for e in events} == {"one"}
+        assert len(events) == 50
+    finally:
+        await asyncio.gather(*(s.close() for s in streams))
+
+
+async def test_stream_resumes_across_a_restart_of_the_server(
+    private_server: EmbeddedProcess, settings: Settings
+) -> None:
+    from pialara_async.db.client import open_client
+
+    client = open_client(settings, private_server.uri)
+    items = client.get_database("restart").items
+    try:
+        stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+        async with stream:
+            await items.insert_one({"n": 0})
+            await next_change(stream)
+            token = stream.resume_token
+        await items.insert_one({"n": 1})
+        await private_server.restart()
+        await items.insert_one({"n": 2})  # the driver reconnects by itself
+        resumed = await driver.watch(items, resume_after=token, max_await_time_ms=AWAIT_MS)
+        async with resumed:
+            after = [(await next_change(resumed))["fullDocument"]["n"] for _ in range(2)]
+        assert after == [1, 2]
+        assert await items.count_documents({}) == 3
+    finally:
+        await driver.close_client(client)
+
+
+async def test_open_stream_survives_a_restart_of_the_server(
+    private_server: EmbeddedProcess, settings: Settings
+) -> None:
+    """The driver resumes an open stream by itself with its latest token."""
+    from pialara_async.db.client import open_client
+
+    client = open_client(settings, private_server.uri)
+    items = client.get_database("restart").items
+    try:
+        stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+        async with stream:
+            await items.insert_one({"_id": ObjectId(), "n": 0})
+            await next_change(stream)
+            await private_server.restart()
+            await items.insert_one({"n": 1})
+            assert (await next_change(stream))["fullDocument"]["n"] == 1
+    finally:
+        await driver.close_client(client)

@@ -1,0 +1,145 @@
+"""What the embedded layer adds to mongoeco, checked through the driver.
+
+Each test states MongoDB's documented behaviour, so it runs unchanged against a
+real replica set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pymongo.errors import CursorNotFound, OperationFailure
+
+from pialara_async.db import driver
+from pialara_async.repositories import server
+from pialara_async.settings import Settings
+
+
+async def test_handshake_is_a_replica_set_primary(mongo_client: Any, db: Any) -> None:
+    hello = await mongo_client.admin.command("hello")
+    assert hello["setName"]
+    assert hello["isWritablePrimary"] is True
+    assert hello["primary"] in hello["hosts"]
+    deployment = await server.describe(mongo_client)
+    assert deployment.topology == "replica set"
+    assert deployment.change_streams
+    assert deployment.transactions
+
+
+async def test_replica_set_uri_connects_and_writes_are_retryable(
+    mongo_client: Any, db: Any, settings: Settings
+) -> None:
+    assert "replicaSet=" in settings.mongodb.uri or settings.mongodb.uri.startswith("mongodb+srv")
+    result = await db.items.insert_one({"n": 1})
+    assert result.acknowledged
+    assert mongo_client.options.retry_writes is True
+
+
+async def test_transaction_commits_both_collections(mongo_client: Any, db: Any) -> None:
+    await db.inventory.insert_one({"_id": "widget", "stock": 5})
+
+    async def order(session: Any) -> None:
+        await db.orders.insert_one({"item": "widget", "qty": 2}, session=session)
+        await db.inventory.update_one(
+            {"_id": "widget"}, {"$inc": {"stock": -2}}, session=session
+        )
+
+    async with await driver.start_session(mongo_client) as session:
+        await session.with_transaction(order)
+    assert await db.orders.count_documents({}) == 1
+    assert (await db.inventory.find_one({"_id": "widget"}))["stock"] == 3
+
+
+async def test_failed_transaction_leaves_nothing_behind(mongo_client: Any, db: Any) -> None:
+    await db.inventory.insert_one({"_id": "widget", "stock": 1})
+
+    async def order(session: Any) -> None:
+        await db.orders.insert_one({"item": "widget", "qty": 2}, session=session)
+        updated = await db.inventory.update_one(
+            {"_id": "widget", "stock": {"$gte": 2}}, {"$inc": {"stock": -2}}, session=session
+        )
+        if updated.modified_count != 1:
+            raise ValueError("out of stock")
+
+    async with await driver.start_session(mongo_client) as session:
+        with pytest.raises(ValueError, match="out of stock"):
+            await session.with_transaction(order)
+    assert await db.orders.count_documents({}) == 0
+    assert (await db.inventory.find_one({"_id": "widget"}))["stock"] == 1
+
+
+async def test_concurrent_conflicting_transactions_keep_the_counter_exact(
+    mongo_client: Any, db: Any
+) -> None:
+    """Each transaction inserts a row and increments a counter; with_transaction
+    retries conflicts, so the counter always equals the number of rows."""
+    await db.counters.insert_one({"_id": "rows", "n": 0})
+
+    async def add_row(session: Any) -> None:
+        await db.rows.insert_one({"at": "x"}, session=session)
+        await db.counters.update_one({"_id": "rows"}, {"$inc": {"n": 1}}, session=session)
+
+    async def one() -> None:
+        async with await driver.start_session(mongo_client) as session:
+            await session.with_transaction(add_row)
+
+    await asyncio.gather(*(one() for _ in range(20)))
+    assert await db.rows.count_documents({}) == 20
+    assert (await db.counters.find_one({"_id": "rows"}))["n"] == 20
+    # The pooled sessions are still usable for later transactions.
+    await one()
+    assert (await db.counters.find_one({"_id": "rows"}))["n"] == 21
+
+
+async def test_plain_write_waits_for_a_running_transaction(mongo_client: Any, db: Any) -> None:
+    await db.counters.insert_one({"_id": "c", "n": 0})
+    async with await driver.start_session(mongo_client) as session:
+        await driver.start_transaction(session)
+        await db.counters.update_one({"_id": "c"}, {"$inc": {"n": 1}}, session=session)
+        outside = asyncio.ensure_future(db.counters.update_one({"_id": "c"}, {"$inc": {"n": 10}}))
+        await session.commit_transaction()
+    await outside
+    assert (await db.counters.find_one({"_id": "c"}))["n"] == 11
+
+
+async def test_bucket_emits_only_buckets_with_documents(db: Any) -> None:
+    await db.films.insert_many([{"runtime": 30}, {"runtime": 95}, {"runtime": 100}])
+    buckets = await driver.aggregate_list(db.films, [
+        {"$bucket": {"groupBy": "$runtime", "boundaries": [0, 60, 90, 120, 180],
+                     "default": "other", "output": {"count": {"$sum": 1}}}}
+    ])
+    assert buckets == [{"_id": 0, "count": 1}, {"_id": 90, "count": 2}]
+
+
+async def test_bucket_inside_facet_and_with_default_output(db: Any) -> None:
+    await db.films.insert_many([{"m": 55}, {"m": 200}, {}])
+    result = await driver.aggregate_list(db.films, [
+        {"$facet": {"rating": [{"$bucket": {"groupBy": "$m", "boundaries": [0, 50, 70, 90, 100],
+                                            "default": "other"}}]}}
+    ])
+    assert result == [{"rating": [{"_id": 50, "count": 1}, {"_id": "other", "count": 2}]}]
+
+
+async def test_count_on_empty_input_emits_nothing(db: Any) -> None:
+    await db.films.insert_one({"year": 2000})
+    assert await driver.aggregate_list(db.films, [{"$match": {"year": 1900}},
+                                                  {"$count": "n"}]) == []
+    assert await driver.aggregate_list(db.films, [{"$count": "n"}]) == [{"n": 1}]
+
+
+async def test_unknown_cursor_is_cursor_not_found(db: Any) -> None:
+    with pytest.raises(CursorNotFound):
+        await db.command("getMore", 987654321, collection="films")
+
+
+async def test_cursor_batches_continue_with_get_more(db: Any) -> None:
+    await db.films.insert_many([{"i": i} for i in range(250)])
+    seen = [doc["i"] async for doc in db.films.find({}, batch_size=40).sort("i", 1)]
+    assert seen == list(range(250))
+
+
+async def test_bad_change_stream_option_is_an_error(db: Any) -> None:
+    with pytest.raises(OperationFailure):
+        await driver.aggregate_list(db.films, [{"$changeStream": {"bogus": True}}])
