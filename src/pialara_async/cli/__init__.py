@@ -126,3 +126,26 @@ def check(ctx: click.Context) -> None:
     click.echo(f"change streams: {yes_no[deployment.change_streams]}")
     click.echo(f"transactions: {yes_no[deployment.transactions]}")
     click.echo(f"driver: {settings.mongodb.driver}")
+
+
+@main.command()
+@click.option("--if-empty", is_flag=True, help="do nothing when the database already has data")
+@click.pass_context
+def seed(ctx: click.Context, if_empty: bool) -> None:
+    """Create the indexes (and, with --if-empty, only on a fresh database)."""
+    from pialara_async.db.client import connect
+    from pialara_async.repositories import indexes
+
+    settings = _settings(ctx)
+
+    async def run() -> str:
+        async with connect(settings) as (_client, db):
+            if if_empty and await db.list_collection_names():
+                return f"database {db.name!r} already has data: left as it is"
+            names = await indexes.ensure_indexes(db)
+            return f"indexes ready: {', '.join(names)}"
+
+    try:
+        click.echo(_run(run()))
+    except PyMongoError as error:
+        _fail(f"seed failed: {str(error).splitlines()[0][:200]}", code=1)

@@ -12,6 +12,7 @@ from aiohttp import web
 from pialara_async import keys
 from pialara_async.db import driver
 from pialara_async.embedded.process import EmbeddedProcess
+from pialara_async.repositories import indexes
 from pialara_async.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,12 @@ async def database_client_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     client = open_client(settings, database_uri(app))
     app[keys.DB_CLIENT] = client
-    app[keys.DATABASE] = client.get_database(settings.mongodb.database)
+    app[keys.DATABASE] = database = client.get_database(settings.mongodb.database)
+    try:
+        await indexes.ensure_indexes(database)
+    except BaseException:
+        await driver.close_client(client)
+        raise
     log.info("connected with %s to database %r", settings.mongodb.driver, settings.mongodb.database)
     try:
         yield
