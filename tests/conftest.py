@@ -22,9 +22,18 @@ from pialara_async.embedded.process import EmbeddedProcess
 from pialara_async.settings import Settings, load_settings
 
 REAL_MONGODB = bool(os.environ.get("MONGODB_URI"))
-needs_embedded = pytest.mark.skipif(
-    REAL_MONGODB, reason="stops and restarts the server: only the embedded one can be"
-)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``real_mongodb`` tests state MongoDB behaviour the embedded server lacks
+    (docs/embedded.md); they run when MONGODB_URI points at a real replica set."""
+    if REAL_MONGODB:
+        return
+    skip = pytest.mark.skip(reason="embedded deviation recorded in docs/embedded.md; "
+                                   "runs with MONGODB_URI set to a real replica set")
+    for item in items:
+        if item.get_closest_marker("real_mongodb"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -192,3 +192,35 @@ async def test_open_stream_survives_a_restart_of_the_server(
             assert (await next_change(stream))["fullDocument"]["n"] == 1
     finally:
         await driver.close_client(client)
+
+
+@pytest.mark.real_mongodb
+async def test_update_events_describe_the_changed_fields(db: Any) -> None:
+    await db.items.insert_one({"_id": 1, "a": 1, "b": 2})
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.items.update_one({"_id": 1}, {"$set": {"a": 5}, "$unset": {"b": ""}})
+        change = await next_change(stream)
+    assert change["updateDescription"]["updatedFields"] == {"a": 5}
+    assert change["updateDescription"]["removedFields"] == ["b"]
+    assert "wallTime" in change
+
+
+@pytest.mark.real_mongodb
+async def test_dropping_a_collection_emits_drop_then_invalidate(db: Any) -> None:
+    await db.items.insert_one({"_id": 1})
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.items.drop()
+        kinds = [(await next_change(stream))["operationType"] for _ in range(2)]
+    assert kinds == ["drop", "invalidate"]
+
+
+async def test_first_write_after_a_drop_still_reaches_streams(db: Any) -> None:
+    await db.gone.insert_one({"x": 1})
+    await db.gone.drop()
+    stream = await driver.watch(db, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.items.insert_one({"_id": "after-drop"})
+        change = await next_change(stream)
+    assert change["documentKey"] == {"_id": "after-drop"}
