@@ -35,7 +35,7 @@ test-pymongo: $(STAMP)
 	PIALARA_MONGODB__DRIVER=pymongo $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples bench
+	$(BIN)/ruff check .
 
 check: $(STAMP)
 	$(BIN)/pialara-async check

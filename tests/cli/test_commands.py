@@ -133,5 +133,7 @@ async def test_serve_on_the_embedded_database_and_stop_on_sigterm(tmp_path: Path
         assert await process.wait() == 0, output.decode()
     assert b"Traceback" not in output
     # The embedded server (a child process) went down with the service.
-    leftover = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, check=False)
+    leftover = await asyncio.to_thread(
+        subprocess.run, ["pgrep", "-f", str(tmp_path)], capture_output=True, check=False
+    )
     assert leftover.returncode == 1, leftover.stdout

@@ -21,7 +21,7 @@ from mongoeco.wire import AsyncMongoEcoProxyServer
 from mongoeco.wire.executor import WireCommandExecutor
 from mongoeco.wire.sessions import WireSessionStore
 
-from pialara_async.embedded import aggregation, outbox
+from pialara_async.embedded import aggregation, engine_fixes
 from pialara_async.embedded.change_streams import (
     DATABASE_STREAM,
     ChangeStreamBridge,
@@ -171,7 +171,7 @@ class EmbeddedServer:
 
     async def start(self) -> str:
         aggregation.install()
-        outbox.install()
+        engine_fixes.install()
         if self.data_dir is None:
             engine = SQLiteEngine(":memory:")
             journal = None

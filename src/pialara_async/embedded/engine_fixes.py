@@ -1,4 +1,6 @@
-"""Keep every committed write's change event when other events take tokens.
+"""Fixes to mongoeco's SQLite engine, applied in the embedded server's process.
+
+1. Keep every committed write's change event when other events take tokens.
 
 mongoeco's SQLite engine hands committed writes to the change-stream hub from
 a transactional outbox, numbered by the outbox, and drops any whose number is
@@ -13,6 +15,14 @@ in this process; a new one is published at the hub's next token. Deliveries
 resume after the engine's persisted consumer checkpoint, so across a restart
 only a crash between publishing and checkpointing could repeat an event
 (recorded in docs/embedded.md).
+
+2. Inserts cost O(1), not O(n).
+
+Each insert loaded and decoded every document of the collection to compare
+``_id`` values by logical equality: 100 ms per insert at 1,500 movies, 242 ms
+at 50,000 comments. The engine already finds an equal ``_id`` through its
+storage key; only numeric ids (``1 == 1.0 == Int64(1)``) need the comparison
+by value, and the engine still scans for those.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import threading
 from typing import Any
 
 from mongoeco.engines.adapter import EngineSpiAdapter
+from mongoeco.engines.sqlite import SQLiteEngine
 
 _installed = False
 _lock = threading.Lock()
@@ -41,8 +52,20 @@ def _deliver_committed_change(sink: Any, change: Any) -> None:
         sink.publish(**change.payload)
 
 
+_validate_unique = SQLiteEngine._validate_document_against_unique_indexes
+
+
+def _validate_unique_without_scan(
+    self: SQLiteEngine, db_name: str, coll_name: str, document: Any, **options: Any
+) -> None:
+    # The engine itself still scans when the _id holds a numeric value.
+    options["scan_payload_id"] = False
+    _validate_unique(self, db_name, coll_name, document, **options)
+
+
 def install() -> None:
     global _installed
     if not _installed:
         EngineSpiAdapter._deliver_committed_change = staticmethod(_deliver_committed_change)
+        SQLiteEngine._validate_document_against_unique_indexes = _validate_unique_without_scan
         _installed = True
