@@ -28,6 +28,8 @@ from pialara_async.embedded.change_streams import (
 )
 from pialara_async.embedded.errors import CommandError
 from pialara_async.embedded.handshake import ReplicaSetIdentity, complete_hello
+from pialara_async.embedded.text_commands import TextCommands
+from pialara_async.embedded.text_search import TextSearch
 from pialara_async.embedded.transactions import TransactionGate
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class CommandLayer:
         self.change_streams = ChangeStreamBridge(client)
         self.transactions = TransactionGate(self._abort)
         self._deferred_starts: dict[int, dict[str, Any]] = {}
+        self.text = TextCommands(TextSearch(client), cursor_store)
 
     # The proxy calls these two directly.
     def _build_request_context(self, body: dict[str, Any], **kwargs: Any) -> Any:
@@ -106,9 +109,34 @@ class CommandLayer:
         try:
             if body is not context.raw_body and context.session is not None:
                 WireSessionStore._apply_transaction_metadata(context.session, body)
-            return await self._inner.execute_prepared(context)
+            return await self._dispatch(context)
         finally:
             await self.transactions.after(name, body, counted)
+
+    async def _dispatch(self, context: Any) -> dict[str, Any]:
+        """Commands that use the engine (run once the transaction gate allows)."""
+        name: str = context.command_name
+        command: dict[str, Any] = context.command_document
+        execute = self._inner.execute_prepared
+        if name == "createIndexes":
+            reply = await self.text.create_indexes(context, execute)
+            if reply is not None:
+                return reply
+        elif name == "listIndexes":
+            return await self.text.list_indexes(context, execute)
+        elif name == "dropIndexes":
+            return await self.text.drop_indexes(context, execute)
+        elif self.text.handles(name, command):
+            return await self.text.run(context, execute)
+        elif name == "drop":
+            reply = await execute(context)
+            await self.text.search.drop(f"{context.db_name}.{command['drop']}")
+            return reply
+        elif name == "dropDatabase":
+            reply = await execute(context)
+            await self.text.search.drop_database(context.db_name)
+            return reply
+        return await execute(context)
 
     async def _kill_cursors(self, context: Any) -> dict[str, Any]:
         ids = context.command_document.get("cursors")

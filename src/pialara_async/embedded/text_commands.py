@@ -1,0 +1,264 @@
+"""Wire commands that involve text indexes, answered with ``TextSearch``.
+
+``find``, ``count`` and ``aggregate`` whose filter (or leading ``$match``)
+holds ``$text`` are rewritten to an ``_id`` match on the documents the text
+index found, then run by mongoeco; scores are added back (``$meta:
+"textScore"`` in projections and sorts). Index commands keep text indexes in
+the layer and the rest in mongoeco.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pialara_async.embedded.errors import CommandError
+from pialara_async.embedded.text_search import TextSearch
+
+SCORE_FIELD = "__pialara_text_score"
+_META = {"$meta": "textScore"}
+Execute = Callable[[Any], Awaitable[dict[str, Any]]]
+
+
+def split_text(query: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """``($text operand, rest of the filter)``; ``$text`` may sit in a top-level ``$and``."""
+    if not isinstance(query, dict):
+        return None, query
+    if "$text" in query:
+        rest = {k: v for k, v in query.items() if k != "$text"}
+        return query["$text"], rest
+    clauses = query.get("$and")
+    if isinstance(clauses, list):
+        for position, clause in enumerate(clauses):
+            text, rest_clause = split_text(clause)
+            if text is not None:
+                others = clauses[:position] + ([rest_clause] if rest_clause else []) + \
+                    clauses[position + 1:]
+                rest = {k: v for k, v in query.items() if k != "$and"}
+                if others:
+                    rest["$and"] = others
+                return text, rest
+    return None, query
+
+
+def _search_string(text: Any) -> str:
+    if not isinstance(text, dict) or not isinstance(text.get("$search"), str):
+        raise CommandError(2, "BadValue", "$text needs a $search string")
+    if text.get("$caseSensitive") or text.get("$diacriticSensitive"):
+        raise CommandError(2, "BadValue", "the embedded server's text search folds case and "
+                                          "diacritics only")
+    return text["$search"]
+
+
+def _with_ids(rest: dict[str, Any], ids: list[Any]) -> dict[str, Any]:
+    match = {"_id": {"$in": ids}}
+    return {"$and": [rest, match]} if rest else match
+
+
+def _is_meta(value: Any) -> bool:
+    return isinstance(value, dict) and value == _META
+
+
+def _replace_meta(value: Any) -> Any:
+    if _is_meta(value):
+        return "$" + SCORE_FIELD
+    if isinstance(value, dict):
+        return {k: _replace_meta(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_meta(v) for v in value]
+    return value
+
+
+def _mentions_meta(value: Any) -> bool:
+    if _is_meta(value):
+        return True
+    if isinstance(value, dict):
+        return any(_mentions_meta(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions_meta(v) for v in value)
+    return False
+
+
+def _is_inclusion(projection: dict[str, Any]) -> bool:
+    return any(v not in (0, False) for k, v in projection.items() if k != "_id")
+
+
+class TextCommands:
+    def __init__(self, search: TextSearch, cursor_store: Any) -> None:
+        self.search = search
+        self._cursor_store = cursor_store
+
+    async def _scores(self, namespace: str, text: Any) -> dict[Any, float]:
+        return await self.search.search(namespace, _search_string(text))
+
+    # --- queries -----------------------------------------------------------------
+
+    def handles(self, name: str, command: dict[str, Any]) -> bool:
+        if name == "find" or name == "count":
+            key = "filter" if name == "find" else "query"
+            return split_text(command.get(key))[0] is not None
+        if name == "aggregate":
+            pipeline = command.get("pipeline") or []
+            return bool(pipeline) and isinstance(pipeline[0], dict) and \
+                split_text(pipeline[0].get("$match"))[0] is not None
+        return False
+
+    async def run(self, context: Any, execute: Execute) -> dict[str, Any]:
+        name = context.command_name
+        if name == "find":
+            return await self._find(context, execute)
+        if name == "count":
+            return await self._count(context, execute)
+        return await self._aggregate(context, execute)
+
+    async def _find(self, context: Any, execute: Execute) -> dict[str, Any]:
+        command = context.command_document
+        namespace = f"{context.db_name}.{command['find']}"
+        text, rest = split_text(command.get("filter"))
+        scores = await self._scores(namespace, text)
+        projection = dict(command.get("projection") or {})
+        score_fields = [key for key, value in projection.items() if _is_meta(value)]
+        for key in score_fields:
+            del projection[key]
+        sort = dict(command.get("sort") or {})
+        score_sort = any(_is_meta(value) for value in sort.values())
+        batch_size = command.pop("batchSize", None)
+        skip, limit = command.get("skip", 0) or 0, command.get("limit", 0) or 0
+        command["filter"] = _with_ids(rest, list(scores))
+        drop_id = projection.get("_id") in (0, False)
+        if drop_id:
+            del projection["_id"]
+        if projection:
+            command["projection"] = projection
+        else:
+            command.pop("projection", None)
+        if score_sort:
+            # The engine cannot sort by score: fetch all matches, order here.
+            for key in ("sort", "skip", "limit"):
+                command.pop(key, None)
+        reply = await execute(context)
+        documents: list[dict[str, Any]] = reply["cursor"]["firstBatch"]
+        if score_sort:
+            documents.sort(key=functools.cmp_to_key(_sort_comparator(sort, scores)))
+            documents = documents[skip:skip + limit if limit else None]
+        for document in documents:
+            score = scores.get(document.get("_id"), 0.0)
+            for key in score_fields:
+                document[key] = score
+            if drop_id:
+                document.pop("_id", None)
+        reply["cursor"]["firstBatch"] = documents
+        if batch_size is not None:
+            command["batchSize"] = batch_size
+        return self._cursor_store.materialize_command_result(
+            command, reply, lsid=context.raw_body.get("lsid"), connection=context.connection
+        )
+
+    async def _count(self, context: Any, execute: Execute) -> dict[str, Any]:
+        command = context.command_document
+        text, rest = split_text(command.get("query"))
+        scores = await self._scores(f"{context.db_name}.{command['count']}", text)
+        command["query"] = _with_ids(rest, list(scores))
+        return await execute(context)
+
+    async def _aggregate(self, context: Any, execute: Execute) -> dict[str, Any]:
+        command = context.command_document
+        pipeline: list[dict[str, Any]] = command["pipeline"]
+        text, rest = split_text(pipeline[0]["$match"])
+        scores = await self._scores(f"{context.db_name}.{command['aggregate']}", text)
+        ids = list(scores)
+        stages: list[dict[str, Any]] = [{"$match": _with_ids(rest, ids)}]
+        later = pipeline[1:]
+        if _mentions_meta(later):
+            # Each document's score by position of its _id in the match list.
+            stages.append({"$addFields": {SCORE_FIELD: {"$arrayElemAt": [
+                [scores[i] for i in ids], {"$indexOfArray": [ids, "$_id"]}]}}})
+            for stage in later:
+                if "$sort" in stage:
+                    stages.append({"$sort": {
+                        (SCORE_FIELD if _is_meta(v) else k): (-1 if _is_meta(v) else v)
+                        for k, v in stage["$sort"].items()}})
+                elif "$project" in stage and _is_inclusion(stage["$project"]):
+                    # The score is metadata in MongoDB: a projection keeps it.
+                    stages.append({"$project": {**_replace_meta(stage["$project"]),
+                                                SCORE_FIELD: 1}})
+                else:
+                    stages.append(_replace_meta(stage))
+            stages.append({"$unset": SCORE_FIELD})
+        else:
+            stages += later
+        command["pipeline"] = stages
+        return await execute(context)
+
+    # --- index commands ------------------------------------------------------------
+
+    async def create_indexes(self, context: Any, execute: Execute) -> dict[str, Any] | None:
+        command = context.command_document
+        indexes = command.get("indexes") or []
+        text_specs = [i for i in indexes if isinstance(i, dict) and isinstance(i.get("key"), dict)
+                      and "text" in i["key"].values()]
+        if not text_specs:
+            return None
+        namespace = f"{context.db_name}.{command['createIndexes']}"
+        for spec in text_specs:
+            await self.search.create(namespace, spec)
+        others = [i for i in indexes if i not in text_specs]
+        if others:
+            command["indexes"] = others
+            return await execute(context)
+        return {"numIndexesBefore": 1, "numIndexesAfter": 1,
+                "createdCollectionAutomatically": False, "ok": 1.0}
+
+    async def list_indexes(self, context: Any, execute: Execute) -> dict[str, Any]:
+        reply = await execute(context)
+        namespace = f"{context.db_name}.{context.command_document['listIndexes']}"
+        spec = await self.search.spec(namespace)
+        cursor = reply.get("cursor")
+        if spec is not None and isinstance(cursor, dict) and "firstBatch" in cursor:
+            cursor["firstBatch"].append(spec.describe())
+        return reply
+
+    async def drop_indexes(self, context: Any, execute: Execute) -> dict[str, Any]:
+        command = context.command_document
+        namespace = f"{context.db_name}.{command['dropIndexes']}"
+        target = command.get("index")
+        spec = await self.search.spec(namespace)
+        if spec is None:
+            return await execute(context)
+        names = target if isinstance(target, list) else [target]
+        if target == "*" or spec.name in names:
+            await self.search.drop(namespace)
+            remaining = [n for n in names if n != spec.name]
+            if target != "*" and not remaining:
+                return {"nIndexesWas": 2, "ok": 1.0}
+            if target != "*":
+                command["index"] = remaining if isinstance(target, list) else remaining[0]
+        return await execute(context)
+
+
+def _sort_comparator(
+    sort: dict[str, Any], scores: dict[Any, float]
+) -> Callable[[dict[str, Any], dict[str, Any]], int]:
+    def value(document: dict[str, Any], key: str, direction: Any) -> Any:
+        if _is_meta(direction):
+            return scores.get(document.get("_id"), 0.0)
+        current: Any = document
+        for part in key.split("."):
+            current = current.get(part) if isinstance(current, dict) else None
+        return current
+
+    def compare(left: dict[str, Any], right: dict[str, Any]) -> int:
+        for key, direction in sort.items():
+            a, b = value(left, key, direction), value(right, key, direction)
+            if a == b:
+                continue
+            descending = _is_meta(direction) or direction == -1
+            try:
+                less = a < b  # type: ignore[operator]
+            except TypeError:
+                less = a is None  # missing sorts first ascending
+            return (1 if less else -1) if descending else (-1 if less else 1)
+        return 0
+
+    return compare
