@@ -6,9 +6,10 @@ import aiohttp_cors
 from aiohttp import web
 
 from pialara_async import keys
-from pialara_async.api import errors, health, openapi
+from pialara_async.api import errors, health, movies, openapi
 from pialara_async.db.client import database_client_ctx, embedded_database_ctx
 from pialara_async.live.registry import WebSocketRegistry
+from pialara_async.services.stats import stats_refresher_ctx
 from pialara_async.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -18,6 +19,7 @@ def create_api(settings: Settings) -> web.Application:
     """The ``/api/v1`` sub-application: JSON API with CORS."""
     api = web.Application()
     api.add_routes(openapi.routes)
+    api.add_routes(movies.routes)
     _enable_cors(api, settings.server.cors_origins)
     return api
 
@@ -54,6 +56,7 @@ def create_app(settings: Settings) -> web.Application:
     # and is stopped after the client is closed.
     app.cleanup_ctx.append(embedded_database_ctx)
     app.cleanup_ctx.append(database_client_ctx)
+    app.cleanup_ctx.append(stats_refresher_ctx)
     app.on_shutdown.append(_close_websockets)
     app.add_routes(health.routes)
     app.add_subapp(API_PREFIX, create_api(settings))

@@ -67,6 +67,10 @@ class AuthSettings(Section):
     token_ttl_minutes: int = Field(60 * 24, gt=0)
 
 
+class StatsSettings(Section):
+    refresh_minutes: float = Field(10.0, gt=0)
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -95,6 +99,7 @@ class Settings(BaseSettings):
     mongodb: MongoSettings = MongoSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     auth: AuthSettings = AuthSettings()
+    stats: StatsSettings = StatsSettings()
     log: LogSettings = LogSettings()
 
     @classmethod

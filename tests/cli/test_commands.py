@@ -66,17 +66,24 @@ def test_check_starts_the_embedded_server_when_no_uri(tmp_path: Path) -> None:
     assert (tmp_path / "db" / "mongoeco.sqlite3").exists()
 
 
-async def test_seed_creates_the_indexes(
+async def test_seed_generates_the_data_and_indexes(
     mongo_uri: str, settings: Settings, db: Any
 ) -> None:
     env = {"MONGODB_URI": mongo_uri, "PIALARA_MONGODB__DATABASE": settings.mongodb.database}
-    first = await asyncio.to_thread(cli, "seed", env=env)
+    first = await asyncio.to_thread(
+        cli, "seed", "--movies", "40", "--comments", "90", "--users", "12", env=env
+    )
     assert first.returncode == 0, first.stderr
+    assert "movies: 40" in first.stdout
+    assert await db.movies.count_documents({}) == 40
+    assert await db.comments.count_documents({}) == 90
+    assert await db.users.count_documents({}) == 12
     info = await db.users.index_information()
     assert info["email_unique"]["unique"] is True
     again = await asyncio.to_thread(cli, "seed", "--if-empty", env=env)
     assert again.returncode == 0
-    assert "already has data" in again.stdout
+    assert "already has movies" in again.stdout
+    assert await db.movies.count_documents({}) == 40
 
 
 async def test_embedded_db_serves_other_tools(tmp_path: Path, settings: Settings) -> None:
@@ -101,7 +108,7 @@ async def test_embedded_db_serves_other_tools(tmp_path: Path, settings: Settings
         assert await asyncio.wait_for(process.wait(), 30) == 0
 
 
-@pytest.mark.parametrize("command", ["serve", "seed", "check", "embedded-db"])
+@pytest.mark.parametrize("command", ["serve", "seed", "check", "embedded-db", "import", "migrate"])
 def test_every_command_has_help(command: str) -> None:
     result = cli(command, "--help")
     assert result.returncode == 0

@@ -143,3 +143,21 @@ async def test_cursor_batches_continue_with_get_more(db: Any) -> None:
 async def test_bad_change_stream_option_is_an_error(db: Any) -> None:
     with pytest.raises(OperationFailure):
         await driver.aggregate_list(db.films, [{"$changeStream": {"bogus": True}}])
+
+
+async def test_unique_index_errors_on_insert_one_and_insert_many(db: Any) -> None:
+    from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+    await db.people.create_index("email", unique=True)
+    await db.people.insert_one({"email": "a@x.org"})
+    with pytest.raises(DuplicateKeyError):
+        await db.people.insert_one({"email": "a@x.org"})
+    with pytest.raises(BulkWriteError) as raised:
+        await db.people.insert_many([{"email": "b@x.org"}, {"email": "a@x.org"},
+                                     {"email": "c@x.org"}])
+    assert raised.value.details["nInserted"] == 1
+    assert raised.value.details["writeErrors"][0]["code"] == 11000
+    assert raised.value.details["writeErrors"][0]["index"] == 1
+    unordered = await db.people.insert_many([{"email": "d@x.org"}], ordered=False)
+    assert len(unordered.inserted_ids) == 1
+    assert await db.people.count_documents({}) == 3

@@ -70,7 +70,7 @@ async def test_projection_with_score_and_sort_by_score(films: Any) -> None:
         {"title": 1, "score": {"$meta": "textScore"}},
     ).sort([("score", {"$meta": "textScore"})])
     found = await cursor.to_list(None)
-    assert [f["_id"] for f in found][0] == 3  # both terms
+    assert found[0]["_id"] == 3  # both terms
     assert {f["_id"] for f in found} == {1, 2, 3}
     scores = [f["score"] for f in found]
     assert scores == sorted(scores, reverse=True)

@@ -129,23 +129,104 @@ def check(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--if-empty", is_flag=True, help="do nothing when the database already has data")
+@click.option("--movies", type=click.IntRange(0, 200_000), default=1000, show_default=True)
+@click.option("--comments", type=click.IntRange(0, 1_000_000), default=3000, show_default=True)
+@click.option("--users", type=click.IntRange(1, 100_000), default=150, show_default=True)
+@click.option("--seed", "seed_value", type=int, default=42, show_default=True,
+              help="the same seed gives the same data")
+@click.option("--if-empty", is_flag=True, help="do nothing when movies exist already")
 @click.pass_context
-def seed(ctx: click.Context, if_empty: bool) -> None:
-    """Create the indexes (and, with --if-empty, only on a fresh database)."""
+def seed(ctx: click.Context, movies: int, comments: int, users: int, seed_value: int,
+         if_empty: bool) -> None:
+    """Replace the sample collections with generated demo data; create the indexes."""
+    from pialara_async.data.generate import Sizes
+    from pialara_async.data.seed import seed_demo_data
     from pialara_async.db.client import connect
-    from pialara_async.repositories import indexes
+
+    settings = _settings(ctx)
+    sizes = Sizes(movies=movies, comments=comments, users=users)
+
+    async def run() -> None:
+        async with connect(settings) as (_client, db):
+            if if_empty and await db.movies.estimated_document_count():
+                click.echo(f"database {db.name!r} already has movies: left as it is")
+                return
+            counts = await seed_demo_data(db, sizes, seed_value)
+            for name, count in counts.items():
+                click.echo(f"{name}: {count}")
+
+    try:
+        _run(run())
+    except PyMongoError as error:
+        _fail(f"seed failed: {str(error).splitlines()[0][:200]}", code=1)
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--collection", help="target collection [default: from each file name]")
+@click.option("--drop", is_flag=True, help="drop each target collection first")
+@click.pass_context
+def import_files(ctx: click.Context, files: tuple[Path, ...], collection: str | None,
+                 drop: bool) -> None:
+    """Load mongoexport JSON or mongodump BSON (.bson, .bson.gz) files."""
+    from pialara_async.data.importer import MalformedInput, collection_for, import_file
+    from pialara_async.db.client import connect
+    from pialara_async.repositories import indexes, stats
+
+    settings = _settings(ctx)
+    if collection is None:
+        try:
+            targets = [collection_for(path) for path in files]
+        except MalformedInput as error:
+            _fail(str(error), code=1)
+    else:
+        targets = [collection] * len(files)
+
+    async def run() -> None:
+        totals: dict[str, int] = {}
+        async with connect(settings) as (_client, db):
+            dropped: set[str] = set()
+            for path, target in zip(files, targets, strict=True):
+                written = [0]
+                try:
+                    result = await import_file(db, path, collection=target,
+                                               drop=drop and target not in dropped,
+                                               written=written)
+                except (MalformedInput, PyMongoError) as error:
+                    done = ", ".join(f"{k}: {v}" for k, v in totals.items()) or "nothing"
+                    _fail(f"{str(error).splitlines()[0][:300]}\n"
+                          f"{written[0]} documents of {path.name} were written to {target!r} "
+                          f"before the error; earlier files: {done}", code=1)
+                dropped.add(target)
+                totals[result.collection] = totals.get(result.collection, 0) + result.written
+            await indexes.ensure_indexes(db)
+            await stats.refresh_director_stats(db)
+            for name, count in totals.items():
+                click.echo(f"{name}: {count} imported, {await db[name].count_documents({})} "
+                           "in the collection")
+
+    _run(run())
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Run the course's data migrations (idempotent) and print what changed."""
+    from pialara_async.data.migrations import migrate as run_migrations
+    from pialara_async.db.client import connect
+    from pialara_async.repositories import stats
 
     settings = _settings(ctx)
 
-    async def run() -> str:
+    async def run() -> None:
         async with connect(settings) as (_client, db):
-            if if_empty and await db.list_collection_names():
-                return f"database {db.name!r} already has data: left as it is"
-            names = await indexes.ensure_indexes(db)
-            return f"indexes ready: {', '.join(names)}"
+            for result in await run_migrations(db):
+                left = f", {result.skipped} left unconverted" if result.skipped else ""
+                click.echo(f"{result.name}: {result.changed} changed{left}")
+            await stats.refresh_director_stats(db)
 
     try:
-        click.echo(_run(run()))
+        _run(run())
     except PyMongoError as error:
-        _fail(f"seed failed: {str(error).splitlines()[0][:200]}", code=1)
+        _fail(f"migrate failed: {str(error).splitlines()[0][:200]}", code=1)

@@ -17,6 +17,7 @@ from typing import Any
 
 from mongoeco import AsyncMongoClient
 from mongoeco.engines.sqlite import SQLiteEngine
+from mongoeco.errors import BulkWriteError
 from mongoeco.wire import AsyncMongoEcoProxyServer
 from mongoeco.wire.executor import WireCommandExecutor
 from mongoeco.wire.sessions import WireSessionStore
@@ -58,6 +59,7 @@ class CommandLayer:
         self.transactions = TransactionGate(self._abort)
         self._deferred_starts: dict[int, dict[str, Any]] = {}
         self.text = TextCommands(TextSearch(client), cursor_store)
+        self._client = client
 
     # The proxy calls these two directly.
     def _build_request_context(self, body: dict[str, Any], **kwargs: Any) -> Any:
@@ -128,6 +130,8 @@ class CommandLayer:
             return await self.text.drop_indexes(context, execute)
         elif self.text.handles(name, command):
             return await self.text.run(context, execute)
+        elif name == "insert" and context.raw_body.get("autocommit") is not False:
+            return await self._insert_many(context)
         elif name == "drop":
             reply = await execute(context)
             await self.text.search.drop(f"{context.db_name}.{command['drop']}")
@@ -137,6 +141,29 @@ class CommandLayer:
             await self.text.search.drop_database(context.db_name)
             return reply
         return await execute(context)
+
+    async def _insert_many(self, context: Any) -> dict[str, Any]:
+        """Plain inserts through the engine's batched path.
+
+        Over the wire mongoeco writes an ``insert`` document by document, each
+        in its own SQLite transaction: about twice as slow as its own
+        ``insert_many``, which gives the same results and errors.
+        """
+        command = context.command_document
+        documents = command.get("documents") or []
+        collection = self._client.get_database(context.db_name).get_collection(command["insert"])
+        try:
+            await collection.insert_many(
+                documents,
+                ordered=command.get("ordered", True),
+                bypass_document_validation=bool(command.get("bypassDocumentValidation")),
+            )
+        except BulkWriteError as error:
+            details = error.details or {}
+            reply = {"n": details.get("nInserted", 0), "ok": 1.0,
+                     "writeErrors": details.get("writeErrors", [])}
+            return reply
+        return {"n": len(documents), "ok": 1.0}
 
     async def _kill_cursors(self, context: Any) -> dict[str, Any]:
         ids = context.command_document.get("cursors")

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, TEXT, IndexModel
+
+from pialara_async.repositories import stats
+from pialara_async.repositories.movies import POPULARITY
 
 INDEXES: dict[str, list[IndexModel]] = {
+    "movies": [
+        # The sample data set's own text index (name included), so an imported
+        # dump that already has it is left alone.
+        IndexModel([("cast", TEXT), ("fullplot", TEXT), ("genres", TEXT), ("title", TEXT)],
+                   name="cast_text_fullplot_text_genres_text_title_text"),
+        IndexModel([(POPULARITY, DESCENDING)], name="popularity"),
+        IndexModel([("cast", ASCENDING), (POPULARITY, DESCENDING)], name="cast_popularity"),
+        IndexModel([("genres", ASCENDING), (POPULARITY, DESCENDING)], name="genres_popularity"),
+        IndexModel([("countries", ASCENDING)], name="countries"),
+    ],
+    stats.DIRECTOR_STATS: stats.INDEXES,
     "users": [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")],
     "sessions": [IndexModel([("user_id", ASCENDING)], name="user_id")],
     "comments": [

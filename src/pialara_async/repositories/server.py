@@ -38,3 +38,10 @@ async def describe(client: Any) -> Deployment:
         change_streams=bool(replica_set) or hello.get("msg") == "isdbgrid",
         transactions=(bool(replica_set) or hello.get("msg") == "isdbgrid") and logical_sessions,
     )
+
+
+async def connection_role(client: Any) -> dict[str, Any] | None:
+    """First role of the authenticated user (``connectionStatus``), if any."""
+    status = await client.get_database("admin").command("connectionStatus")
+    roles = (status.get("authInfo") or {}).get("authenticatedUserRoles") or []
+    return dict(roles[0]) if roles else None

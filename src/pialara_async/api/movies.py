@@ -1,0 +1,216 @@
+"""The movies part of the MFlix v1 contract, and the genre and director statistics."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from aiohttp import web
+from bson import ObjectId
+from bson.errors import InvalidId
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from pialara_async import keys
+from pialara_async.api.errors import ApiError, not_found
+from pialara_async.api.openapi import describe
+from pialara_async.api.validation import parse_query
+from pialara_async.jsonio import json_response
+from pialara_async.repositories import movies, server, stats
+
+routes = web.RouteTableDef()
+
+# 500 pages of 20: deep enough for any person paging, shallow enough that
+# skip stays cheap.
+MAX_PAGE = 500
+TAGS = ("movies",)
+
+
+def _lenient_page(value: Any) -> Any:
+    """The contract: a page that is not an integer counts as 0."""
+    if isinstance(value, str):
+        return int(value) if re.fullmatch(r"[+-]?\d{1,9}", value.strip()) else 0
+    return value
+
+
+PageNumber = Annotated[int, BeforeValidator(_lenient_page), Field(ge=0, le=MAX_PAGE)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    page: PageNumber = Field(0, description="zero-based page; not an integer: 0")
+
+
+class SearchQuery(PageQuery):
+    text: str | None = Field(None, max_length=200, description="text search (wins)")
+    cast: list[Name] = Field(default_factory=list, max_length=10,
+                             description="cast members, any of (wins over genre)")
+    genre: list[Name] = Field(default_factory=list, max_length=10,
+                              description="genres, any of")
+
+
+class CountriesQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    countries: list[Name] = Field(min_length=1, max_length=20)
+
+
+class DirectorsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    min_movies: int = Field(1, ge=1, le=1000)
+    limit: int = Field(20, ge=1, le=100)
+
+
+class MoviePage(BaseModel):
+    """A page of movies."""
+
+    movies: list[dict[str, Any]]
+    page: int
+    filters: dict[str, Any]
+    entries_per_page: int
+    total_results: int
+
+
+class FacetedPage(MoviePage):
+    """A page of movies with runtime and rating facets over all matches."""
+
+    facets: dict[str, list[dict[str, Any]]]
+
+
+class MovieDetail(BaseModel):
+    """One movie with its comments, newest first."""
+
+    movie: dict[str, Any]
+    updated_type: str
+
+
+class Titles(BaseModel):
+    """Movies of the countries, `_id` and `title` only."""
+
+    titles: list[dict[str, Any]]
+
+
+class ConfigOptions(BaseModel):
+    """Connection settings the front-end shows."""
+
+    model_config = ConfigDict(extra="allow")
+    pool_size: int
+    wtimeout: int
+
+
+class GenreCounts(BaseModel):
+    """Every genre with its movie count, most first."""
+
+    genres: list[dict[str, Any]]
+
+
+class DirectorRatings(BaseModel):
+    """Directors by average IMDb rating."""
+
+    directors: list[dict[str, Any]]
+
+
+def _page_body(result: movies.Page, search: movies.Search, page: int) -> dict[str, Any]:
+    return {
+        "movies": result.movies,
+        "page": page,
+        "filters": search.filters(),
+        "entries_per_page": movies.ENTRIES_PER_PAGE,
+        "total_results": result.total,
+    }
+
+
+@routes.get("/movies/")
+@describe("Movies by popularity (tomatoes.viewer.numReviews)", tags=TAGS, query=PageQuery,
+          responses={200: MoviePage})
+async def list_movies(request: web.Request) -> web.Response:
+    query = parse_query(request, PageQuery)
+    search = movies.Search()
+    result = await movies.search(request.config_dict[keys.DATABASE], search, query.page)
+    return json_response(_page_body(result, search, query.page))
+
+
+@routes.get("/movies/search")
+@describe("Search by text, cast or genre (text wins over cast over genre)", tags=TAGS,
+          query=SearchQuery, responses={200: MoviePage})
+async def search_movies(request: web.Request) -> web.Response:
+    query = parse_query(request, SearchQuery)
+    search = movies.Search.choose(query.text, query.cast, query.genre)
+    result = await movies.search(request.config_dict[keys.DATABASE], search, query.page)
+    return json_response(_page_body(result, search, query.page))
+
+
+def _object_id(value: str) -> ObjectId:
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        raise ApiError(400, f"{value[:40]!r} is not a valid movie id") from None
+
+
+@routes.get("/movies/id/{movie_id}")
+@describe("A movie with its comments, newest first", tags=TAGS,
+          responses={200: MovieDetail, 400: "not an ObjectId", 404: "no such movie"})
+async def get_movie(request: web.Request) -> web.Response:
+    movie_id = _object_id(request.match_info["movie_id"])
+    movie = await movies.with_comments(request.config_dict[keys.DATABASE], movie_id)
+    if movie is None:
+        raise not_found()
+    return json_response({"movie": movie, "updated_type": movies.updated_type(movie)})
+
+
+@routes.get("/movies/countries")
+@describe("Titles of the movies made in any of the countries (all of them)", tags=TAGS,
+          query=CountriesQuery, responses={200: Titles})
+async def movies_by_country(request: web.Request) -> web.Response:
+    query = parse_query(request, CountriesQuery)
+    titles = await movies.titles_in_countries(request.config_dict[keys.DATABASE],
+                                              query.countries)
+    return json_response({"titles": titles})
+
+
+@routes.get("/movies/facet-search")
+@describe("Cast search with runtime and rating facets over all matches", tags=TAGS,
+          query=SearchQuery, responses={200: FacetedPage})
+async def facet_search(request: web.Request) -> web.Response:
+    query = parse_query(request, SearchQuery)
+    if not query.cast:
+        return await search_movies(request)
+    db = request.config_dict[keys.DATABASE]
+    result = await movies.facet_search(db, query.cast, query.page)
+    return json_response({
+        "movies": result.movies,
+        "facets": {"runtime": result.runtime, "rating": result.rating},
+        "page": query.page,
+        "filters": {"cast": query.cast},
+        "entries_per_page": movies.ENTRIES_PER_PAGE,
+        "total_results": result.total,
+    })
+
+
+@routes.get("/movies/config-options")
+@describe("Pool size, write-concern timeout and the connection's role", tags=TAGS,
+          responses={200: ConfigOptions})
+async def config_options(request: web.Request) -> web.Response:
+    settings = request.config_dict[keys.SETTINGS]
+    role = await server.connection_role(request.config_dict[keys.DB_CLIENT])
+    return json_response({
+        "pool_size": settings.mongodb.max_pool_size,
+        "wtimeout": settings.mongodb.wtimeout_ms,
+        **(role or {}),
+    })
+
+
+@routes.get("/movies/genres")
+@describe("Every genre with its number of movies", tags=TAGS, responses={200: GenreCounts})
+async def genres(request: web.Request) -> web.Response:
+    rows = await movies.genres_with_counts(request.config_dict[keys.DATABASE])
+    return json_response({"genres": rows})
+
+
+@routes.get("/stats/directors")
+@describe("Directors by average IMDb rating, with at least min_movies films",
+          tags=("stats",), query=DirectorsQuery, responses={200: DirectorRatings})
+async def directors(request: web.Request) -> web.Response:
+    query = parse_query(request, DirectorsQuery)
+    rows = await stats.top_directors(request.config_dict[keys.DATABASE], query.min_movies,
+                                     query.limit)
+    return json_response({"directors": rows})
