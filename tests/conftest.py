@@ -97,3 +97,31 @@ async def private_server(tmp_path: Path) -> AsyncIterator[EmbeddedProcess]:
         pytest.skip("stops and restarts the server: only the embedded one can be")
     async with EmbeddedProcess(tmp_path / "private-db") as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+async def movies_data(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> (
+    AsyncIterator[tuple[str, Any]]
+):
+    """A small generated data set in a database of its own, shared by a module's
+    read-only tests: ``(database name, DemoData)``."""
+    from pialara_async.data.generate import Sizes, generate
+    from pialara_async.data.seed import seed_demo_data
+    from pialara_async.db.client import open_client
+
+    name = f"movies_{uuid.uuid4().hex[:10]}"
+    settings = make_settings(tmp_path_factory.mktemp("movies"), mongo_uri, name)
+    client = open_client(settings, mongo_uri)
+    sizes = Sizes(movies=120, comments=400, users=25, theaters=10, sessions=5)
+    await seed_demo_data(client.get_database(name), sizes, seed=7)
+    yield name, generate(sizes, seed=7)
+    await client.drop_database(name)
+    await driver.close_client(client)
+
+
+@pytest.fixture
+async def movies_client(
+    aiohttp_client: Any, tmp_path: Path, mongo_uri: str, movies_data: tuple[str, Any]
+) -> TestClient:
+    """The service on the shared movies database."""
+    return await aiohttp_client(create_app(make_settings(tmp_path, mongo_uri, movies_data[0])))

@@ -28,7 +28,7 @@ TAGS = ("movies",)
 def _lenient_page(value: Any) -> Any:
     """The contract: a page that is not an integer counts as 0."""
     if isinstance(value, str):
-        return int(value) if re.fullmatch(r"[+-]?\d{1,9}", value.strip()) else 0
+        return int(value) if re.fullmatch(r"[+-]?\d{1,30}", value.strip()) else 0
     return value
 
 

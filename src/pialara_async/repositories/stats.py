@@ -28,7 +28,7 @@ def director_ratings_pipeline(refreshed: datetime.datetime) -> list[dict[str, An
         {"$group": {"_id": "$directors",
                     "average_rating": {"$avg": "$imdb.rating"},
                     "movies": {"$sum": 1}}},
-        {"$set": {"average_rating": {"$round": ["$average_rating", 2]}, "refreshed": refreshed}},
+        {"$set": {"refreshed": refreshed}},
         {"$merge": {"into": DIRECTOR_STATS, "whenMatched": "replace",
                     "whenNotMatched": "insert"}},
     ]
