@@ -161,3 +161,27 @@ async def test_unique_index_errors_on_insert_one_and_insert_many(db: Any) -> Non
     unordered = await db.people.insert_many([{"email": "d@x.org"}], ordered=False)
     assert len(unordered.inserted_ids) == 1
     assert await db.people.count_documents({}) == 3
+
+
+async def test_correlated_lookup_joins_like_mongodb(db: Any) -> None:
+    await db.movies.insert_many([{"_id": 1, "t": "a"}, {"_id": 2, "t": "b"},
+                                 {"_id": 3, "t": "c"}])
+    await db.comments.create_index("movie_id")
+    await db.comments.insert_many([
+        {"movie_id": 1, "n": 1}, {"movie_id": 1, "n": 2}, {"movie_id": 2, "n": 3},
+        {"movie_id": [1, 2], "n": 4},  # an array: {movie_id: 1} matches it, $expr does not
+        {"n": 5},  # missing: matches null, not 3
+    ])
+    pipeline = [
+        {"$match": {"_id": {"$in": [1, 2, 3]}}},
+        {"$lookup": {"from": "comments", "let": {"id": "$_id"},
+                     "pipeline": [{"$match": {"$expr": {"$eq": ["$movie_id", "$$id"]}}},
+                                  {"$sort": {"n": -1}}, {"$project": {"_id": 0, "n": 1}}],
+                     "as": "comments"}},
+        {"$sort": {"_id": 1}},
+    ]
+    rows = await driver.aggregate_list(db.movies, pipeline)
+    assert [[c["n"] for c in row["comments"]] for row in rows] == [[2, 1], [3], []]
+    counted = await driver.aggregate_list(db.movies, [
+        *pipeline[:2], {"$project": {"count": {"$size": "$comments"}}}, {"$sort": {"_id": 1}}])
+    assert [row["count"] for row in counted] == [2, 1, 0]

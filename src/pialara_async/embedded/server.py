@@ -22,7 +22,7 @@ from mongoeco.wire import AsyncMongoEcoProxyServer
 from mongoeco.wire.executor import WireCommandExecutor
 from mongoeco.wire.sessions import WireSessionStore
 
-from pialara_async.embedded import aggregation, engine_fixes
+from pialara_async.embedded import aggregation, engine_fixes, lookup
 from pialara_async.embedded.change_streams import (
     DATABASE_STREAM,
     ChangeStreamBridge,
@@ -132,6 +132,16 @@ class CommandLayer:
             return await self.text.run(context, execute)
         elif name == "insert" and context.raw_body.get("autocommit") is not False:
             return await self._insert_many(context)
+        elif name == "aggregate" and context.raw_body.get("autocommit") is not False and \
+                not {"let", "collation"} & set(command) and \
+                (position := lookup.plan(command["pipeline"])) is not None:
+            documents = await lookup.run(self._client, context.db_name, command["aggregate"],
+                                         command["pipeline"], position, {})
+            reply = {"cursor": {"firstBatch": documents, "id": 0,
+                                "ns": f"{context.db_name}.{command['aggregate']}"}, "ok": 1.0}
+            return self._cursor_store.materialize_command_result(
+                command, reply, lsid=context.raw_body.get("lsid"),
+                connection=context.connection)
         elif name == "drop":
             reply = await execute(context)
             await self.text.search.drop(f"{context.db_name}.{command['drop']}")
