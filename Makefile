@@ -24,7 +24,7 @@ run: $(STAMP)
 ## Serve with auto-reload (aiohttp-devtools)
 dev: $(STAMP)
 	$(BIN)/pialara-async seed --if-empty
-	$(BIN)/adev runserver src/pialara_async/devapp.py --app-factory create_dev_app --port 8080
+	$(BIN)/adev runserver src/pialara_async/devapp.py --app-factory create_dev_app --port 8080 --no-livereload
 
 ## Run the whole suite (on the embedded server, or MONGODB_URI when set)
 test: $(STAMP)
