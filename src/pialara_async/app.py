@@ -6,11 +6,11 @@ import aiohttp_cors
 from aiohttp import web
 
 from pialara_async import keys
-from pialara_async.api import errors, health, movies, openapi
+from pialara_async.api import errors, health, movies, openapi, user, users
 from pialara_async.db.client import database_client_ctx, embedded_database_ctx
 from pialara_async.live.registry import WebSocketRegistry
 from pialara_async.services.stats import stats_refresher_ctx
-from pialara_async.settings import Settings
+from pialara_async.settings import Settings, token_secret
 
 API_PREFIX = "/api/v1"
 
@@ -20,6 +20,8 @@ def create_api(settings: Settings) -> web.Application:
     api = web.Application()
     api.add_routes(openapi.routes)
     api.add_routes(movies.routes)
+    api.add_routes(user.routes)
+    api.add_routes(users.routes)
     _enable_cors(api, settings.server.cors_origins)
     return api
 
@@ -50,6 +52,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares.insert(1, errors.access_log_middleware)
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=middlewares)
     app[keys.SETTINGS] = settings
+    app[keys.TOKEN_SECRET] = token_secret(settings)
     app[keys.WEBSOCKETS] = WebSocketRegistry()
     app[keys.OPENAPI] = openapi.OpenAPIRegistry("pialara-async")
     # Order matters: the embedded server must run before the client connects,

@@ -18,3 +18,5 @@ DB_CLIENT = web.AppKey("db_client", Any)
 DATABASE = web.AppKey("database", Any)
 WEBSOCKETS = web.AppKey("websockets", WebSocketRegistry)
 OPENAPI = web.AppKey("openapi", OpenAPIRegistry)
+# The token signing key (configured, or generated into the data directory).
+TOKEN_SECRET = web.AppKey("token_secret", str)

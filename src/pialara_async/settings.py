@@ -65,6 +65,7 @@ class EmbeddedSettings(Section):
 class AuthSettings(Section):
     secret_key: SecretStr = SecretStr("")
     token_ttl_minutes: int = Field(60 * 24, gt=0)
+    test_mode: bool = False
 
 
 class StatsSettings(Section):

@@ -21,8 +21,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("countries", ASCENDING)], name="countries"),
     ],
     stats.DIRECTOR_STATS: stats.INDEXES,
-    "users": [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")],
-    "sessions": [IndexModel([("user_id", ASCENDING)], name="user_id")],
+    "users": [
+        IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
+        IndexModel([("role", ASCENDING), ("name", ASCENDING)], name="role_name"),
+        IndexModel([("technician_id", ASCENDING), ("name", ASCENDING)], name="technician_name"),
+    ],
+    "sessions": [
+        IndexModel([("user_oid", ASCENDING)], name="user_oid"),
+        # Expired sessions are removed by MongoDB's TTL monitor.
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_ttl"),
+    ],
     "comments": [
         IndexModel([("movie_id", ASCENDING), ("date", DESCENDING)], name="movie_id_date"),
     ],

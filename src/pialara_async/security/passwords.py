@@ -1,0 +1,53 @@
+"""Password hashing: argon2id for new hashes; bcrypt ``$2b$`` hashes still verify.
+
+Only the users repository calls these: hashes never leave it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import bcrypt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MIN_LENGTH = 8
+# Longer passwords are refused before hashing: argon2 cost grows with input.
+MAX_LENGTH = 128
+
+_argon2 = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified when no user matched, so a missing account takes as long as a wrong password.
+_DECOY = _argon2.hash("decoy password for timing")
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    ok: bool
+    rehash: bool  # a legacy or outdated hash that should be replaced
+
+
+def hash_password(password: str) -> str:
+    return _argon2.hash(password)
+
+
+def verify_password(password: str, stored: str | None) -> Verification:
+    if not stored:
+        _spend_time(password)
+        return Verification(False, False)
+    if stored.startswith(("$2a$", "$2b$", "$2y$")):
+        try:
+            ok = bcrypt.checkpw(password.encode(), stored.encode())
+        except ValueError:
+            ok = False
+        return Verification(ok, ok)
+    try:
+        _argon2.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return Verification(False, False)
+    return Verification(True, _argon2.check_needs_rehash(stored))
+
+
+def _spend_time(password: str) -> None:
+    with contextlib.suppress(VerificationError):
+        _argon2.verify(_DECOY, password)
