@@ -77,7 +77,14 @@ async def test_seed_generates_the_data_and_indexes(
     assert "movies: 40" in first.stdout
     assert await db.movies.count_documents({}) == 40
     assert await db.comments.count_documents({}) == 90
-    assert await db.users.count_documents({}) == 12
+    assert await db.users.count_documents({}) == 12 + 3  # and the PIA Lara demo accounts
+    assert await db.users.count_documents({"role": {"$in": ["admin", "technician",
+                                                            "client"]}}) == 3
+    assert "PIA Lara demo accounts" in first.stdout
+    passwords = [line.split()[-1] for line in first.stdout.splitlines()
+                 if "@pialara.example" in line]
+    assert len(passwords) == 3
+    assert len(set(passwords)) == 3
     info = await db.users.index_information()
     assert info["email_unique"]["unique"] is True
     again = await asyncio.to_thread(cli, "seed", "--if-empty", env=env)

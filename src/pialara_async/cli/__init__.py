@@ -138,9 +138,9 @@ def check(ctx: click.Context) -> None:
 @click.pass_context
 def seed(ctx: click.Context, movies: int, comments: int, users: int, seed_value: int,
          if_empty: bool) -> None:
-    """Replace the sample collections with generated demo data; create the indexes."""
+    """Replace the sample collections with generated demo data and demo accounts."""
     from pialara_async.data.generate import Sizes
-    from pialara_async.data.seed import seed_demo_data
+    from pialara_async.data.seed import create_demo_accounts, seed_demo_data
     from pialara_async.db.client import connect
 
     settings = _settings(ctx)
@@ -154,6 +154,10 @@ def seed(ctx: click.Context, movies: int, comments: int, users: int, seed_value:
             counts = await seed_demo_data(db, sizes, seed_value)
             for name, count in counts.items():
                 click.echo(f"{name}: {count}")
+            accounts = await create_demo_accounts(db, settings.mongodb.wtimeout_ms)
+            click.echo("\nPIA Lara demo accounts (passwords are shown only now):")
+            for account in accounts:
+                click.echo(f"  {account.role:<11} {account.email:<26} {account.password}")
 
     try:
         _run(run())

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import bcrypt
 
 from pialara_async.data.generate import Sizes, generate
 from pialara_async.data.load import insert_batches
-from pialara_async.repositories import indexes, stats
+from pialara_async.repositories import indexes, stats, users
 
 
 def unusable_password_hash() -> str:
     """A real bcrypt hash of a secret nobody sees (cost 4: demo data only)."""
     return bcrypt.hashpw(secrets.token_bytes(24), bcrypt.gensalt(rounds=4)).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    role: str
+    email: str
+    password: str
 
 
 async def seed_demo_data(db: Any, sizes: Sizes, seed: int) -> dict[str, int]:
@@ -27,3 +36,30 @@ async def seed_demo_data(db: Any, sizes: Sizes, seed: int) -> dict[str, int]:
     await indexes.ensure_indexes(db)
     await stats.refresh_director_stats(db)
     return counts
+
+
+async def create_demo_accounts(db: Any, wtimeout_ms: int) -> list[DemoAccount]:
+    """PIA Lara's three roles: an admin, a technician and a client of that technician.
+
+    Each gets a fresh random password, returned once to be printed; there are
+    no well-known default passwords.
+    """
+    accounts = []
+    technician_id = None
+    for role, name, email in (
+        ("admin", "Administradora Demo", "admin@pialara.example"),
+        ("technician", "Técnico Demo", "tecnico@pialara.example"),
+        ("client", "Cliente Demo", "cliente@pialara.example"),
+    ):
+        password = secrets.token_urlsafe(12)
+        await db.users.delete_one({"email": email})
+        profile = {"sex": "female", "birth_date": datetime.datetime(1988, 3, 14),
+                   "pathology": "dysarthria"} if role == "client" else None
+        user = await users.create(db, name=name, email=email, password=password,
+                                  wtimeout_ms=wtimeout_ms, role=role,  # type: ignore[arg-type]
+                                  technician_id=technician_id if role == "client" else None,
+                                  profile=profile)
+        if role == "technician":
+            technician_id = user.id
+        accounts.append(DemoAccount(role, email, password))
+    return accounts
