@@ -6,7 +6,7 @@ import aiohttp_cors
 from aiohttp import web
 
 from pialara_async import keys
-from pialara_async.api import errors, health, movies, openapi, user, users
+from pialara_async.api import comments, errors, health, movies, openapi, user, users
 from pialara_async.db.client import database_client_ctx, embedded_database_ctx
 from pialara_async.live.registry import WebSocketRegistry
 from pialara_async.services.stats import stats_refresher_ctx
@@ -20,6 +20,7 @@ def create_api(settings: Settings) -> web.Application:
     api = web.Application()
     api.add_routes(openapi.routes)
     api.add_routes(movies.routes)
+    api.add_routes(comments.routes)
     api.add_routes(user.routes)
     api.add_routes(users.routes)
     _enable_cors(api, settings.server.cors_origins)

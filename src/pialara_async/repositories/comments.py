@@ -1,0 +1,98 @@
+"""Comments: the movie page's list and the signed-in user's writes.
+
+Each write and the movie's ``num_mflix_comments`` counter change together in
+one transaction (the callback API retries transient errors), and ownership is
+part of the write's own filter, so there is no read-then-write race.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import DESCENDING
+
+from pialara_async.db import driver
+from pialara_async.repositories.users import User
+
+
+class MovieNotFound(Exception):
+    pass
+
+
+class NotYours(Exception):
+    """The comment exists but belongs to someone else."""
+
+
+class CommentNotFound(Exception):
+    pass
+
+
+async def for_movie(db: Any, movie_id: ObjectId) -> list[dict[str, Any]]:
+    """A movie's comments, newest first (served by the ``movie_id, date`` index)."""
+    return await db.comments.find({"movie_id": movie_id}).sort("date", DESCENDING).to_list(None)
+
+
+async def ids_for_movie(db: Any, movie_id: ObjectId) -> list[ObjectId]:
+    return [c["_id"] async for c in db.comments.find({"movie_id": movie_id}, {"_id": 1})]
+
+
+def _now() -> datetime.datetime:
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+async def add(db: Any, client: Any, user: User, movie_id: ObjectId, text: str) -> ObjectId:
+    comment = {"name": user.name, "email": user.email, "movie_id": movie_id, "text": text,
+               "date": _now()}
+
+    async def write(session: Any) -> None:
+        counted = await db.movies.update_one(
+            {"_id": movie_id}, {"$inc": {"num_mflix_comments": 1}}, session=session)
+        if counted.matched_count == 0:
+            raise MovieNotFound(movie_id)
+        comment.pop("_id", None)  # a retried transaction inserts afresh
+        await db.comments.insert_one(comment, session=session)
+
+    async with await driver.start_session(client) as session:
+        await session.with_transaction(write)
+    return comment["_id"]
+
+
+async def _why_not(db: Any, comment_id: ObjectId) -> Exception:
+    exists = await db.comments.count_documents({"_id": comment_id}, limit=1)
+    return NotYours(comment_id) if exists else CommentNotFound(comment_id)
+
+
+async def edit(db: Any, user: User, comment_id: ObjectId, text: str) -> ObjectId:
+    """Change the text of the user's own comment; returns its movie id."""
+    updated = await db.comments.find_one_and_update(
+        {"_id": comment_id, "email": user.email},
+        {"$set": {"text": text, "date": _now()}},
+        projection={"movie_id": 1})
+    if updated is None:
+        raise await _why_not(db, comment_id)
+    return updated["movie_id"]
+
+
+async def remove(db: Any, client: Any, user: User, comment_id: ObjectId) -> ObjectId:
+    """Delete the user's own comment and decrement its movie's counter together."""
+    removed: dict[str, Any] = {}
+
+    async def write(session: Any) -> None:
+        removed.clear()
+        document = await db.comments.find_one_and_delete(
+            {"_id": comment_id, "email": user.email}, projection={"movie_id": 1},
+            session=session)
+        if document is None:
+            return
+        removed.update(document)
+        await db.movies.update_one({"_id": document["movie_id"]},
+                                   {"$inc": {"num_mflix_comments": -1}}, session=session)
+
+    async with await driver.start_session(client) as session:
+        await session.with_transaction(write)
+    if not removed:
+        raise await _why_not(db, comment_id)
+    return removed["movie_id"]
