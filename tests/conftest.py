@@ -21,6 +21,9 @@ from pialara_async.db import driver
 from pialara_async.embedded.process import EmbeddedProcess
 from pialara_async.settings import Settings, load_settings
 
+# Accounts of each role, signed in over HTTP (tests/accounts.py).
+pytest_plugins = ["tests.accounts"]
+
 REAL_MONGODB = bool(os.environ.get("MONGODB_URI"))
 
 

@@ -55,7 +55,7 @@ async def test_shutdown_closes_open_websockets_with_going_away(
     async def echo(request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
-        request.config_dict[keys.WEBSOCKETS].add(socket)
+        request.config_dict[keys.WEBSOCKETS].add(socket, request)
         async for _ in socket:
             pass
         return socket

@@ -6,9 +6,10 @@ import aiohttp_cors
 from aiohttp import web
 
 from pialara_async import keys
-from pialara_async.api import comments, errors, health, movies, openapi, user, users
+from pialara_async.api import comments, errors, health, live, movies, openapi, user, users
 from pialara_async.db.client import database_client_ctx, embedded_database_ctx
 from pialara_async.live.registry import WebSocketRegistry
+from pialara_async.live.service import live_ctx
 from pialara_async.services.stats import stats_refresher_ctx
 from pialara_async.settings import Settings, token_secret
 
@@ -23,6 +24,7 @@ def create_api(settings: Settings) -> web.Application:
     api.add_routes(comments.routes)
     api.add_routes(user.routes)
     api.add_routes(users.routes)
+    api.add_routes(live.routes)
     _enable_cors(api, settings.server.cors_origins)
     return api
 
@@ -61,6 +63,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(embedded_database_ctx)
     app.cleanup_ctx.append(database_client_ctx)
     app.cleanup_ctx.append(stats_refresher_ctx)
+    app.cleanup_ctx.append(live_ctx)
     app.on_shutdown.append(_close_websockets)
     app.add_routes(health.routes)
     app.add_subapp(API_PREFIX, create_api(settings))

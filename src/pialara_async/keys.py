@@ -9,6 +9,7 @@ from aiohttp import web
 from pialara_async.api.openapi import OpenAPIRegistry
 from pialara_async.embedded.process import EmbeddedProcess
 from pialara_async.live.registry import WebSocketRegistry
+from pialara_async.live.state import Live
 from pialara_async.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -20,3 +21,4 @@ WEBSOCKETS = web.AppKey("websockets", WebSocketRegistry)
 OPENAPI = web.AppKey("openapi", OpenAPIRegistry)
 # The token signing key (configured, or generated into the data directory).
 TOKEN_SECRET = web.AppKey("token_secret", str)
+LIVE = web.AppKey("live", Live)

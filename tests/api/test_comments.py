@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
-from tests.api.conftest import Account
+from tests.accounts import Account
 
 COMMENT = "/api/v1/movies/comment"
 

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from pialara_async import keys
 from pialara_async.security import tokens
-from tests.api.conftest import PASSWORD, Account, login
+from tests.accounts import PASSWORD, Account, login
 
 REGISTER = "/api/v1/user/register"
 

@@ -11,7 +11,7 @@ from bson import ObjectId
 
 from pialara_async.db import driver
 from pialara_async.repositories.users import clients_pipeline
-from tests.api.conftest import PASSWORD, Account, login
+from tests.accounts import PASSWORD, Account, login
 
 USERS = "/api/v1/users"
 

@@ -228,7 +228,10 @@ class ChangeStreamBridge:
             except OperationFailure as error:
                 self._cursors.pop(cursor_id, None)
                 stream.close()
-                raise self._translate(error) from error
+                if "has been closed" not in str(error):
+                    raise self._translate(error) from error
+                # Closed by an invalidate event (a drop) that the pipeline
+                # filtered out: the cursor ends, as on MongoDB.
             alive = stream.alive
             token = self._position_token(stream)
             cursor.last_used = time.monotonic()

@@ -1,0 +1,223 @@
+"""One change stream per watched collection, shared by every websocket.
+
+Each feed runs in a supervised task: it opens a change stream filtered on the
+server, routes each change to its topics on the ``LiveHub``, and keeps the
+stream's resume token, which advances with ``postBatchResumeToken`` even when
+nothing matched. The token is saved to ``change_stream_tokens`` (at most once
+a second, and at shutdown); a restarted feed resumes from the latest token it
+knows, so nothing is lost across stream errors, database restarts or service
+restarts. When the token has left the change history (286
+``ChangeStreamHistoryLost``), it is cleared, subscribers get a ``reset`` event
+telling them to refetch, and the feed starts again from now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo.errors import OperationFailure
+
+from pialara_async.db import driver
+from pialara_async.live.hub import LiveHub
+
+log = logging.getLogger(__name__)
+
+TOKENS = "change_stream_tokens"
+HISTORY_LOST = {286, 280}  # ChangeStreamHistoryLost, ChangeStreamFatalError
+SAVE_INTERVAL = 1.0
+AWAIT_MS = 500
+OPERATIONS = ["insert", "update", "replace", "delete"]
+
+
+class TokenStore:
+    """Resume tokens persisted in the database, saved at most every ``interval`` seconds."""
+
+    def __init__(self, db: Any, interval: float = SAVE_INTERVAL) -> None:
+        self._collection = db[TOKENS]
+        self._interval = interval
+        self._pending: dict[str, Any] = {}
+        self._saved_at: dict[str, float] = {}
+
+    async def load(self, name: str) -> Any:
+        document = await self._collection.find_one({"_id": name})
+        return None if document is None else document.get("token")
+
+    def note(self, name: str, token: Any) -> None:
+        """Keep a token to save at the next flush."""
+        if token is not None:
+            self._pending[name] = token
+
+    async def remember(self, name: str, token: Any) -> None:
+        self._pending[name] = token
+        if time.monotonic() - self._saved_at.get(name, 0.0) >= self._interval:
+            await self.flush(name)
+
+    async def flush(self, name: str) -> None:
+        token = self._pending.pop(name, None)
+        if token is None:
+            return
+        await self._collection.replace_one(
+            {"_id": name}, {"token": token, "saved_at": datetime.datetime.now(datetime.UTC)},
+            upsert=True)
+        self._saved_at[name] = time.monotonic()
+
+    async def clear(self, name: str) -> None:
+        self._pending.pop(name, None)
+        await self._collection.delete_one({"_id": name})
+
+
+class RecentKeys:
+    """A bounded map from a document id to what routing needs after its deletion."""
+
+    def __init__(self, size: int = 200_000) -> None:
+        self._size = size
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        if len(self._data) > self._size:
+            self._data.popitem(last=False)
+
+    def get(self, key: Any) -> Any:
+        return self._data.get(key)
+
+
+def _event(change: dict[str, Any], document: dict[str, Any] | None) -> dict[str, Any]:
+    moment = change.get("wallTime") or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    event: dict[str, Any] = {
+        "op": change["operationType"],
+        "doc_id": change.get("documentKey", {}).get("_id"),
+        "time": moment,
+    }
+    if document is not None:
+        event["document"] = document
+    changed = change.get("updateDescription")
+    if changed:
+        event["changed"] = {"updated": changed.get("updatedFields", {}),
+                            "removed": changed.get("removedFields", [])}
+    return event
+
+
+Route = Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]
+
+
+@dataclass(slots=True)
+class Feed:
+    """What one collection's change stream watches and how its changes are routed."""
+
+    collection: str
+    pipeline: list[dict[str, Any]]
+    route: Route
+    reset_prefixes: tuple[str, ...]
+    last_token: Any = None
+    reconnects: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def comments_feed(movie_of: RecentKeys) -> Feed:
+    def route(change: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        document = change.get("fullDocument") or change.get("fullDocumentBeforeChange")
+        key = change.get("documentKey", {}).get("_id")
+        movie_id = document.get("movie_id") if document else movie_of.get(key)
+        if movie_id is not None and key is not None:
+            movie_of[key] = movie_id
+        event = _event(change, change.get("fullDocument"))
+        event["movie_id"] = movie_id
+        topics = [("comments", event)]
+        if movie_id is not None:
+            topics.append((f"movie:{movie_id}:comments", event))
+        return topics
+
+    return Feed("comments", [{"$match": {"operationType": {"$in": OPERATIONS}}}], route,
+                ("comments", "movie:"))
+
+
+def movies_feed() -> Feed:
+    def route(change: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        return [("movies", _event(change, change.get("fullDocument")))]
+
+    return Feed("movies", [{"$match": {"operationType": {"$in": OPERATIONS}}}], route,
+                ("movies",))
+
+
+# Password hashes are removed on the server, before a change event leaves it.
+USER_PIPELINE = [
+    {"$match": {"operationType": {"$in": OPERATIONS}}},
+    {"$project": {"fullDocument.password": 0, "fullDocumentBeforeChange.password": 0,
+                  "updateDescription.updatedFields.password": 0}},
+]
+
+
+def users_feed(technician_of: RecentKeys) -> Feed:
+    def route(change: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        document = change.get("fullDocument")
+        before = change.get("fullDocumentBeforeChange")
+        key = change.get("documentKey", {}).get("_id")
+        technician = (document or before or {}).get("technician_id") or technician_of.get(key)
+        if document is not None:
+            if document.get("role") == "client" and document.get("technician_id"):
+                technician_of[key] = document["technician_id"]
+            document = {k: v for k, v in document.items() if k != "password"}
+        event = _event(change, document)
+        event["technician_id"] = technician
+        return [("users", event), ("clients", event)] if technician else [("users", event)]
+
+    return Feed("users", USER_PIPELINE, route, ("users", "clients"))
+
+
+class FeedRunner:
+    """Runs one feed: a single attempt per ``run()`` call (the supervisor restarts it)."""
+
+    def __init__(self, db: Any, hub: LiveHub, tokens: TokenStore, feed: Feed) -> None:
+        self.db = db
+        self.hub = hub
+        self.tokens = tokens
+        self.feed = feed
+        self.opened = 0  # change streams opened so far (one at a time)
+        self.ready = asyncio.Event()  # set once a stream is open
+
+    async def run(self) -> None:
+        feed = self.feed
+        token = feed.last_token if feed.last_token is not None else \
+            await self.tokens.load(feed.collection)
+        try:
+            stream = await driver.watch(
+                self.db[feed.collection], feed.pipeline, full_document="updateLookup",
+                resume_after=token, max_await_time_ms=AWAIT_MS, **feed.options)
+            self.opened += 1
+            self.ready.set()
+            async with stream:
+                try:
+                    while True:
+                        change = await stream.try_next()
+                        if change is not None:
+                            for topic, event in feed.route(change):
+                                self.hub.publish(topic, event)
+                            feed.last_token = change["_id"]
+                        else:
+                            feed.last_token = stream.resume_token or feed.last_token
+                        await self.tokens.remember(feed.collection, feed.last_token)
+                except asyncio.CancelledError:
+                    # Stopping: keep the position reached for flush() at shutdown.
+                    self.tokens.note(feed.collection, feed.last_token)
+                    raise
+        except OperationFailure as error:
+            if error.code not in HISTORY_LOST:
+                raise
+            log.warning("%s change history lost (%s): starting from now",
+                        feed.collection, error.code)
+            feed.last_token = None
+            await self.tokens.clear(feed.collection)
+            for prefix in feed.reset_prefixes:
+                self.hub.reset(prefix, "change history lost: refetch")
+
+    async def flush(self) -> None:
+        await self.tokens.flush(self.feed.collection)

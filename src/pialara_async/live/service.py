@@ -1,0 +1,50 @@
+"""The live feed's lifetime: the hub and one supervised task per change stream."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from pialara_async import keys
+from pialara_async.live.feeds import (
+    FeedRunner,
+    RecentKeys,
+    TokenStore,
+    comments_feed,
+    movies_feed,
+    users_feed,
+)
+from pialara_async.live.hub import LiveHub
+from pialara_async.live.state import Live
+
+log = logging.getLogger(__name__)
+
+
+async def live_ctx(app: web.Application) -> AsyncIterator[None]:
+    db = app[keys.DATABASE]
+    hub = LiveHub()
+    tokens = TokenStore(db)
+    movie_of, technician_of = RecentKeys(), RecentKeys()
+    feeds = [comments_feed(movie_of), movies_feed(), users_feed(technician_of)]
+    runners = {f.collection: FeedRunner(db, hub, tokens, f) for f in feeds}
+    live = Live(hub, runners, movie_of, technician_of)
+    app[keys.LIVE] = live
+    for name in runners:
+        live.start(name)
+    try:
+        yield
+    finally:
+        await live.stop()
+        # After the tasks have stopped: save the latest tokens so a restart
+        # resumes exactly where this process stopped.
+        await _flush_all(runners)
+
+
+async def _flush_all(runners: dict[str, FeedRunner]) -> None:
+    for runner in runners.values():
+        try:
+            await runner.flush()
+        except Exception:  # the database may be gone already
+            log.warning("could not save the %s resume token", runner.feed.collection)

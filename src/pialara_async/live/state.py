@@ -1,0 +1,45 @@
+"""What the live feed keeps on the application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from pialara_async.live.feeds import FeedRunner, RecentKeys
+from pialara_async.live.hub import LiveHub
+from pialara_async.services.supervisor import supervise
+
+
+@dataclass(slots=True)
+class Live:
+    hub: LiveHub
+    runners: dict[str, FeedRunner]
+    # What routing needs to know of deleted documents when the deployment keeps
+    # no pre-images: comment → movie, client → technician.
+    movie_of: RecentKeys = field(default_factory=RecentKeys)
+    technician_of: RecentKeys = field(default_factory=RecentKeys)
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    def start(self, name: str) -> None:
+        """Run a feed in a supervised task (restarted with backoff when it fails)."""
+        self.tasks[name] = asyncio.create_task(
+            supervise(f"change-stream:{name}", self.runners[name].run),
+            name=f"change-stream:{name}")
+
+    async def restart(self, name: str) -> None:
+        """Stop a feed's task and start a new one: it resumes from its latest token."""
+        await self._cancel(name)
+        self.runners[name].ready.clear()
+        self.start(name)
+
+    async def _cancel(self, name: str) -> None:
+        task = self.tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def stop(self) -> None:
+        for name in list(self.tasks):
+            await self._cancel(name)

@@ -1,0 +1,316 @@
+"""The live feed end to end: HTTP writes → change streams → websocket subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import WSMsgType, web
+from aiohttp.test_utils import TestClient
+from bson import ObjectId
+
+from pialara_async import keys
+from pialara_async.app import create_app
+from pialara_async.embedded.process import EmbeddedProcess
+from pialara_async.repositories import users
+from tests.accounts import PASSWORD, Account, login
+from tests.conftest import make_settings
+
+COMMENT = "/api/v1/movies/comment"
+
+
+async def feeds_ready(app: web.Application) -> None:
+    for runner in app[keys.LIVE].runners.values():
+        await asyncio.wait_for(runner.ready.wait(), 10)
+
+
+async def socket_for(client: TestClient, token: str | None = None,
+                     session: aiohttp.ClientSession | None = None) -> Any:
+    await feeds_ready(client.app)
+    path = "/api/v1/live" + (f"?token={token}" if token else "")
+    ws = await (session.ws_connect(client.make_url(path)) if session else client.ws_connect(path))
+    if token:
+        assert (await receive(ws))["type"] == "authenticated"
+    return ws
+
+
+async def receive(ws: Any, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
+    message = await ws.receive(timeout=timeout)
+    assert message.type is WSMsgType.TEXT, message
+    return json.loads(message.data)
+
+
+async def subscribe(ws: Any, topic: str, since: str | None = None) -> dict[str, Any]:
+    await ws.send_json({"action": "subscribe", "topic": topic, "since": since}
+                       if since else {"action": "subscribe", "topic": topic})
+    return await receive(ws)
+
+
+async def nothing_more(ws: Any, within: float = 0.3) -> None:
+    with pytest.raises(TimeoutError):
+        await ws.receive(timeout=within)
+
+
+@pytest.fixture
+async def movies(db: Any) -> list[ObjectId]:
+    result = await db.movies.insert_many([{"title": t, "num_mflix_comments": 0}
+                                          for t in ("Metropolis", "Nosferatu")])
+    return list(result.inserted_ids)
+
+
+async def post_comment(client: TestClient, account: Account, movie_id: ObjectId,
+                       text: str) -> str:
+    response = await client.post(COMMENT, headers=account.headers,
+                                 json={"movie_id": str(movie_id), "comment": text})
+    assert response.status == 200
+    return next(c["_id"] for c in (await response.json())["comments"] if c["text"] == text)
+
+
+async def test_comment_events_reach_only_their_movie(
+    client: TestClient, technician: Account, movies: list[ObjectId]
+) -> None:
+    watching, other = await socket_for(client), await socket_for(client)
+    assert (await subscribe(watching, f"movie:{movies[0]}:comments"))["type"] == "subscribed"
+    await subscribe(other, f"movie:{movies[1]}:comments")
+
+    started = asyncio.get_running_loop().time()
+    comment_id = await post_comment(client, technician, movies[0], "hello")
+    created = await receive(watching, timeout=1.0)
+    assert asyncio.get_running_loop().time() - started < 1.0
+    assert created["op"] == "insert"
+    assert created["doc_id"] == comment_id
+    assert created["document"]["text"] == "hello"
+    assert created["topic"] == f"movie:{movies[0]}:comments"
+
+    await client.put(COMMENT, headers=technician.headers,
+                     json={"comment_id": comment_id, "updated_comment": "edited"})
+    edited = await receive(watching, timeout=1.0)
+    assert (edited["op"], edited["document"]["text"]) == ("update", "edited")
+
+    await client.delete(COMMENT, headers=technician.headers, json={"comment_id": comment_id})
+    deleted = await receive(watching, timeout=1.0)
+    assert (deleted["op"], deleted["doc_id"]) == ("delete", comment_id)
+    await nothing_more(other)
+
+
+async def test_delete_of_a_comment_made_before_the_service_started_is_routed(
+    client: TestClient, db: Any, technician: Account, movies: list[ObjectId]
+) -> None:
+    old = await db.comments.insert_one({"movie_id": movies[0], "email": technician.email,
+                                        "name": "T", "text": "old"})
+    ws = await socket_for(client)
+    await subscribe(ws, f"movie:{movies[0]}:comments")
+    response = await client.delete(COMMENT, headers=technician.headers,
+                                   json={"comment_id": str(old.inserted_id)})
+    assert response.status == 200
+    event = await receive(ws, timeout=1.0)
+    assert (event["op"], event["doc_id"]) == ("delete", str(old.inserted_id))
+
+
+async def test_two_hundred_subscribers_receive_one_event_exactly_once(
+    client: TestClient, technician: Account, movies: list[ObjectId]
+) -> None:
+    # A session of its own: the test client's pool holds 100 connections.
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    sockets = [await socket_for(client, session=session) for _ in range(200)]
+    await asyncio.gather(*(subscribe(ws, f"movie:{movies[0]}:comments") for ws in sockets))
+    assert client.app[keys.LIVE].hub.subscriber_count(f"movie:{movies[0]}:comments") == 200
+    comment_id = await post_comment(client, technician, movies[0], "to everyone")
+    events = await asyncio.gather(*(receive(ws, timeout=5.0) for ws in sockets))
+    assert {e["doc_id"] for e in events} == {comment_id}
+    await asyncio.gather(*(nothing_more(ws, 0.2) for ws in sockets[:20]))
+    # One change stream per collection, however many sockets.
+    assert all(r.opened == 1 for r in client.app[keys.LIVE].runners.values())
+    await asyncio.gather(*(ws.close() for ws in sockets))
+    await session.close()
+
+
+async def test_subscriptions_need_the_right_role(
+    client: TestClient, admin: Account, technician: Account, client_account: Account
+) -> None:
+    anonymous = await socket_for(client)
+    for topic in ("users", "clients"):
+        refused = await subscribe(anonymous, topic)
+        assert refused["type"] == "error"
+    assert (await subscribe(anonymous, "nonsense"))["type"] == "error"
+    as_client = await socket_for(client, client_account.token)
+    assert (await subscribe(as_client, "users"))["type"] == "error"
+    assert (await subscribe(as_client, "clients"))["type"] == "error"
+    as_admin = await socket_for(client, admin.token)
+    assert (await subscribe(as_admin, "users"))["type"] == "subscribed"
+    bad = await socket_for(client)
+    await bad.send_json({"action": "auth", "token": "forged"})
+    assert (await receive(bad))["type"] == "error"
+
+
+async def test_technician_clients_stream_and_no_password_hash_anywhere(
+    client: TestClient, db: Any, admin: Account, technician: Account,
+    other_technician: Account, client_account: Account
+) -> None:
+    as_technician = await socket_for(client, technician.token)
+    assert (await subscribe(as_technician, "clients"))["type"] == "subscribed"
+    as_admin = await socket_for(client, admin.token)
+    await subscribe(as_admin, "users")
+
+    # A client of another technician, then one of this technician.
+    foreign = await client.post("/api/v1/users", headers=admin.headers, json={
+        "name": "Ajeno", "email": "ajeno@pialara.example", "password": PASSWORD,
+        "role": "client", "technician_id": str(other_technician.id)})
+    assert foreign.status == 201
+    edit = await client.patch(f"/api/v1/users/{client_account.id}", headers=technician.headers,
+                              json={"profile": {"pathology": "aphasia"}})
+    assert edit.status == 200
+    mine = await receive(as_technician, timeout=1.0)
+    assert mine["doc_id"] == str(client_account.id)
+    await nothing_more(as_technician)
+
+    change = await client.put("/api/v1/users/me/password", headers=client_account.headers,
+                              json={"old_password": PASSWORD, "new_password": "another secret"})
+    assert change.status == 200
+    seen = [await receive(as_admin, timeout=1.0) for _ in range(3)]
+    assert [e["op"] for e in seen] == ["insert", "update", "update"]
+    for event in seen:
+        text = json.dumps(event)
+        assert "$argon2" not in text
+        assert "password" not in text
+
+
+async def test_slow_consumer_is_closed_while_a_fast_one_gets_everything(
+    client: TestClient,
+) -> None:
+    hub = client.app[keys.LIVE].hub
+    fast = await socket_for(client)
+    await subscribe(fast, "movies")
+
+    # A peer that completes the handshake and then never reads.
+    port = client.server.port
+    slow = socket.create_connection(("127.0.0.1", port))
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    slow.sendall((f"GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    subscribe_frame = json.dumps({"action": "subscribe", "topic": "movies"}).encode()
+    mask = os.urandom(4)
+    slow.sendall(bytes([0x81, 0x80 | len(subscribe_frame)]) + mask +
+                 bytes(b ^ mask[i % 4] for i, b in enumerate(subscribe_frame)))
+    for _ in range(200):
+        if hub.subscriber_count("movies") == 2:
+            break
+        await asyncio.sleep(0.01)  # the raw peer has no event to await
+    assert hub.subscriber_count("movies") == 2
+
+    padding = "x" * 16000  # enough to fill both kernel buffers of the slow peer
+    received = 0
+
+    async def read_all() -> None:
+        nonlocal received
+        while received < 2000:
+            event = await receive(fast, timeout=10)
+            if event.get("op") == "update":
+                received += 1
+
+    try:
+        reader = asyncio.create_task(read_all())
+        for n in range(2000):
+            hub.publish("movies", {"op": "update", "doc_id": n, "padding": padding})
+            await asyncio.sleep(0)  # let writers and readers run, as between real events
+        await reader
+        assert received == 2000
+        assert hub.slow_consumers_closed == 1
+        assert hub.subscriber_count("movies") == 1
+    finally:
+        slow.close()
+
+
+async def test_reconnecting_client_gets_what_it_missed(
+    client: TestClient, technician: Account, movies: list[ObjectId]
+) -> None:
+    topic = f"movie:{movies[0]}:comments"
+    ws = await socket_for(client)
+    await subscribe(ws, topic)
+    await post_comment(client, technician, movies[0], "one")
+    first = await receive(ws, timeout=1.0)
+    await ws.close()
+    await post_comment(client, technician, movies[0], "two")
+    await post_comment(client, technician, movies[0], "three")
+    again = await socket_for(client)
+    assert (await subscribe(again, topic, since=first["id"]))["type"] == "subscribed"
+    missed = [await receive(again, timeout=2.0) for _ in range(2)]
+    assert [e["document"]["text"] for e in missed] == ["two", "three"]
+    stale = await socket_for(client)
+    await subscribe(stale, topic, since="another-process:5")
+    assert (await receive(stale))["op"] == "reset"
+
+
+async def test_no_event_lost_when_the_change_stream_task_restarts(
+    client: TestClient, technician: Account, movies: list[ObjectId]
+) -> None:
+    ws = await socket_for(client)
+    await subscribe(ws, f"movie:{movies[0]}:comments")
+    live = client.app[keys.LIVE]
+    texts = [f"c{n}" for n in range(12)]
+    for n, text in enumerate(texts):
+        await post_comment(client, technician, movies[0], text)
+        if n == 5:
+            await live.restart("comments")
+    events = [await receive(ws, timeout=5.0) for _ in texts]
+    assert [e["document"]["text"] for e in events] == texts
+    await nothing_more(ws)
+
+
+async def test_no_event_lost_across_a_database_restart(
+    aiohttp_client: Any, private_server: EmbeddedProcess, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, private_server.uri, "restart_live",
+                             mongodb={"server_selection_timeout_ms": 2000})
+    http = await aiohttp_client(create_app(settings))
+    db = http.app[keys.DATABASE]
+    movie = (await db.movies.insert_one({"title": "M", "num_mflix_comments": 0})).inserted_id
+    user = await users.create(db, name="Writer", email="w@pialara.example",
+                              password=PASSWORD, wtimeout_ms=2500, role="technician")
+    account = Account(user.id, user.email, await login(http, user.email))
+    ws = await socket_for(http)
+    await subscribe(ws, f"movie:{movie}:comments")
+    for n in range(4):
+        await post_comment(http, account, movie, f"before{n}")
+    await private_server.restart()
+    for n in range(4):
+        for _ in range(50):  # the driver finds the restarted server by itself
+            response = await http.post(COMMENT, headers=account.headers,
+                                       json={"movie_id": str(movie), "comment": f"after{n}"})
+            if response.status == 200:
+                break
+        assert response.status == 200
+    events = [await receive(ws, timeout=15.0) for _ in range(8)]
+    assert [e["document"]["text"] for e in events] == \
+        [f"before{n}" for n in range(4)] + [f"after{n}" for n in range(4)]
+
+
+async def test_a_new_service_resumes_from_the_saved_token(
+    aiohttp_client: Any, settings: Any, db: Any, movies: list[ObjectId]
+) -> None:
+    first = await aiohttp_client(create_app(settings))
+    ws = await socket_for(first)
+    await subscribe(ws, "comments")
+    await db.comments.insert_one({"movie_id": movies[0], "text": "seen by the first"})
+    assert (await receive(ws))["document"]["text"] == "seen by the first"
+    await ws.close()
+    await first.close()  # saves the latest resume tokens
+    assert await db.change_stream_tokens.count_documents({"_id": "comments"}) == 1
+    await db.comments.insert_one({"movie_id": movies[0], "text": "while down"})
+
+    second = await aiohttp_client(create_app(settings))
+    hub = second.app[keys.LIVE].hub
+    again = await socket_for(second)
+    await subscribe(again, "comments", since=f"{hub.epoch}:0")
+    event = await receive(again, timeout=5.0)
+    assert event["document"]["text"] == "while down"  # and not what the first one sent
+    await nothing_more(again)
