@@ -17,6 +17,10 @@ from pialara_async.embedded.errors import CommandError
 from pialara_async.embedded.text_search import TextSearch
 
 SCORE_FIELD = "__pialara_text_score"
+# mongoeco turns a long $in list into a nested expression it cannot evaluate
+# past a depth of 1,000: matches are fetched this many ids at a time.
+CHUNK = 500
+_NEEDS_COLLECTIONS = ("$lookup", "$graphLookup", "$unionWith", "$merge", "$out", "$facet")
 _META = {"$meta": "textScore"}
 Execute = Callable[[Any], Awaitable[dict[str, Any]]]
 
@@ -80,6 +84,22 @@ def _mentions_meta(value: Any) -> bool:
     return False
 
 
+def _score_stages(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stages with ``{$meta: "textScore"}`` read from the score field."""
+    rewritten: list[dict[str, Any]] = []
+    for stage in stages:
+        if "$sort" in stage:
+            rewritten.append({"$sort": {
+                (SCORE_FIELD if _is_meta(v) else k): (-1 if _is_meta(v) else v)
+                for k, v in stage["$sort"].items()}})
+        elif "$project" in stage and _is_inclusion(stage["$project"]):
+            # The score is metadata in MongoDB: a projection keeps it.
+            rewritten.append({"$project": {**_replace_meta(stage["$project"]), SCORE_FIELD: 1}})
+        else:
+            rewritten.append(_replace_meta(stage))
+    return rewritten
+
+
 def _is_inclusion(projection: dict[str, Any]) -> bool:
     return any(v not in (0, False) for k, v in projection.items() if k != "_id")
 
@@ -112,6 +132,30 @@ class TextCommands:
             return await self._count(context, execute)
         return await self._aggregate(context, execute)
 
+    async def _matching(self, db_name: str, collection: str, rest: dict[str, Any],
+                        ids: list[Any], projection: dict[str, Any] | None = None,
+                        enough: int | None = None) -> list[dict[str, Any]]:
+        """Documents among ``ids`` that also match ``rest``, fetched in chunks
+        (mongoeco refuses very long ``$in`` lists); stops once ``enough`` are found."""
+        target = self.search._client.get_database(db_name).get_collection(collection)
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(ids), CHUNK):
+            query = _with_ids(rest, ids[start:start + CHUNK])
+            found += await target.find(query, projection).to_list()
+            if enough is not None and len(found) >= enough:
+                break
+        return found
+
+    def _reply(self, context: Any, documents: list[dict[str, Any]], name: str,
+               batch_size: Any) -> dict[str, Any]:
+        command = context.command_document
+        reply = {"cursor": {"firstBatch": documents, "id": 0,
+                            "ns": f"{context.db_name}.{command[name]}"}, "ok": 1.0}
+        if batch_size is not None:
+            command["batchSize"] = batch_size
+        return self._cursor_store.materialize_command_result(
+            command, reply, lsid=context.raw_body.get("lsid"), connection=context.connection)
+
     async def _find(self, context: Any, execute: Execute) -> dict[str, Any]:
         command = context.command_document
         namespace = f"{context.db_name}.{command['find']}"
@@ -121,71 +165,71 @@ class TextCommands:
         score_fields = [key for key, value in projection.items() if _is_meta(value)]
         for key in score_fields:
             del projection[key]
-        sort = dict(command.get("sort") or {})
-        score_sort = any(_is_meta(value) for value in sort.values())
-        batch_size = command.pop("batchSize", None)
-        skip, limit = command.get("skip", 0) or 0, command.get("limit", 0) or 0
-        command["filter"] = _with_ids(rest, list(scores))
         drop_id = projection.get("_id") in (0, False)
         if drop_id:
-            del projection["_id"]
-        if projection:
-            command["projection"] = projection
-        else:
-            command.pop("projection", None)
-        if score_sort:
-            # The engine cannot sort by score: fetch all matches, order here.
-            for key in ("sort", "skip", "limit"):
-                command.pop(key, None)
-        reply = await execute(context)
-        documents: list[dict[str, Any]] = reply["cursor"]["firstBatch"]
-        if score_sort:
-            documents.sort(key=functools.cmp_to_key(_sort_comparator(sort, scores)))
-            documents = documents[skip:skip + limit if limit else None]
+            del projection["_id"]  # scores are found by _id
+        sort = dict(command.get("sort") or {})
+        skip, limit = command.get("skip", 0) or 0, command.get("limit", 0) or 0
+        by_score_only = bool(sort) and all(_is_meta(value) for value in sort.values())
+        # Best scores first, so a page sorted by score needs only its first chunks.
+        ids = sorted(scores, key=scores.__getitem__, reverse=True)
+        documents = await self._matching(
+            context.db_name, command["find"], rest, ids, projection or None,
+            enough=skip + limit if by_score_only and limit else None)
+        documents.sort(key=functools.cmp_to_key(_sort_comparator(sort, scores)))
+        documents = documents[skip:skip + limit if limit else None]
         for document in documents:
             score = scores.get(document.get("_id"), 0.0)
             for key in score_fields:
                 document[key] = score
             if drop_id:
                 document.pop("_id", None)
-        reply["cursor"]["firstBatch"] = documents
-        if batch_size is not None:
-            command["batchSize"] = batch_size
-        return self._cursor_store.materialize_command_result(
-            command, reply, lsid=context.raw_body.get("lsid"), connection=context.connection
-        )
+        return self._reply(context, documents, "find", command.pop("batchSize", None))
 
     async def _count(self, context: Any, execute: Execute) -> dict[str, Any]:
         command = context.command_document
         text, rest = split_text(command.get("query"))
         scores = await self._scores(f"{context.db_name}.{command['count']}", text)
-        command["query"] = _with_ids(rest, list(scores))
-        return await execute(context)
+        target = self.search._client.get_database(context.db_name).get_collection(
+            command["count"])
+        ids = list(scores)
+        total = 0
+        for start in range(0, len(ids), CHUNK):
+            total += await target.count_documents(_with_ids(rest, ids[start:start + CHUNK]))
+        return {"n": total, "ok": 1.0}
 
     async def _aggregate(self, context: Any, execute: Execute) -> dict[str, Any]:
         command = context.command_document
         pipeline: list[dict[str, Any]] = command["pipeline"]
         text, rest = split_text(pipeline[0]["$match"])
         scores = await self._scores(f"{context.db_name}.{command['aggregate']}", text)
+        later = pipeline[1:]
+        if any(key in stage for stage in later for key in _NEEDS_COLLECTIONS):
+            return await self._aggregate_in_engine(context, execute, rest, scores)
+        documents = await self._matching(context.db_name, command["aggregate"], rest,
+                                         list(scores))
+        for document in documents:
+            document[SCORE_FIELD] = scores.get(document.get("_id"), 0.0)
+        from mongoeco.core.aggregation import apply_pipeline
+
+        results = apply_pipeline(documents, [*_score_stages(later), {"$unset": SCORE_FIELD}])
+        return self._reply(context, results, "aggregate",
+                           (command.get("cursor") or {}).get("batchSize"))
+
+    async def _aggregate_in_engine(self, context: Any, execute: Execute,
+                                   rest: dict[str, Any], scores: dict[Any, float]) -> (
+        dict[str, Any]
+    ):
+        """Stages that read other collections: let mongoeco run the whole pipeline."""
+        command = context.command_document
         ids = list(scores)
         stages: list[dict[str, Any]] = [{"$match": _with_ids(rest, ids)}]
-        later = pipeline[1:]
+        later = command["pipeline"][1:]
         if _mentions_meta(later):
             # Each document's score by position of its _id in the match list.
             stages.append({"$addFields": {SCORE_FIELD: {"$arrayElemAt": [
                 [scores[i] for i in ids], {"$indexOfArray": [ids, "$_id"]}]}}})
-            for stage in later:
-                if "$sort" in stage:
-                    stages.append({"$sort": {
-                        (SCORE_FIELD if _is_meta(v) else k): (-1 if _is_meta(v) else v)
-                        for k, v in stage["$sort"].items()}})
-                elif "$project" in stage and _is_inclusion(stage["$project"]):
-                    # The score is metadata in MongoDB: a projection keeps it.
-                    stages.append({"$project": {**_replace_meta(stage["$project"]),
-                                                SCORE_FIELD: 1}})
-                else:
-                    stages.append(_replace_meta(stage))
-            stages.append({"$unset": SCORE_FIELD})
+            stages += [*_score_stages(later), {"$unset": SCORE_FIELD}]
         else:
             stages += later
         command["pipeline"] = stages
