@@ -127,7 +127,9 @@ async def test_two_hundred_subscribers_receive_one_event_exactly_once(
     assert {e["doc_id"] for e in events} == {comment_id}
     await asyncio.gather(*(nothing_more(ws, 0.2) for ws in sockets[:20]))
     # One change stream per collection, however many sockets.
-    assert all(r.opened == 1 for r in client.app[keys.LIVE].runners.values())
+    stats = await (await client.get("/api/v1/live/stats")).json()
+    assert stats["change_streams"] == {"comments": 1, "movies": 1, "users": 1}
+    assert stats["subscribers"] == 200
     await asyncio.gather(*(ws.close() for ws in sockets))
     await session.close()
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pialara_async import keys
 from pialara_async.api.auth import Caller, bearer_token, caller_from_token
 from pialara_async.api.openapi import describe
-from pialara_async.jsonio import dumps
+from pialara_async.jsonio import dumps, json_response
 from pialara_async.live.hub import Subscriber, write_forever
 from pialara_async.live.registry import close_socket
 from pialara_async.repositories import comments, users
@@ -157,3 +157,25 @@ async def live_socket(request: web.Request) -> web.WebSocketResponse:
         if not socket.closed:
             await close_socket(socket, request, WSCloseCode.OK, b"")
     return socket
+
+
+class LiveStats(BaseModel):
+    """Figures of the live feed in this process."""
+
+    change_streams: dict[str, int]
+    subscribers: int
+    events_published: int
+    slow_consumers_closed: int
+
+
+@routes.get("/live/stats")
+@describe("Figures of the live feed: change streams opened, subscribers, events",
+          tags=("live",), responses={200: LiveStats})
+async def live_stats(request: web.Request) -> web.Response:
+    live = request.config_dict[keys.LIVE]
+    return json_response({
+        "change_streams": {name: runner.opened for name, runner in live.runners.items()},
+        "subscribers": len(request.config_dict[keys.WEBSOCKETS]),
+        "events_published": live.hub.events_published,
+        "slow_consumers_closed": live.hub.slow_consumers_closed,
+    })
