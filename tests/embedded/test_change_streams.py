@@ -224,3 +224,27 @@ async def test_first_write_after_a_drop_still_reaches_streams(db: Any) -> None:
         await db.items.insert_one({"_id": "after-drop"})
         change = await next_change(stream)
     assert change["documentKey"] == {"_id": "after-drop"}
+
+
+async def test_restart_after_a_dropped_collection_keeps_streams_working(
+    private_server: EmbeddedProcess, settings: Settings
+) -> None:
+    from pialara_async.db.client import open_client
+
+    client = open_client(settings, private_server.uri)
+    db = client.get_database("dropping")
+    try:
+        await db.gone.insert_one({"x": 1})
+        await db.gone.drop()  # an event published outside the engine's outbox
+        stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+        async with stream:
+            await db.items.insert_one({"n": 1})
+            assert (await next_change(stream))["fullDocument"]["n"] == 1
+            token = stream.resume_token
+        await private_server.restart()
+        await db.items.insert_one({"n": 2})
+        resumed = await driver.watch(db.items, resume_after=token, max_await_time_ms=AWAIT_MS)
+        async with resumed:
+            assert (await next_change(resumed))["fullDocument"]["n"] == 2
+    finally:
+        await driver.close_client(client)

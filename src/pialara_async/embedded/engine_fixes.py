@@ -30,6 +30,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from mongoeco.engines import _sqlite_outbox
+from mongoeco.engines import sqlite as sqlite_engine_module
 from mongoeco.engines.adapter import EngineSpiAdapter
 from mongoeco.engines.sqlite import SQLiteEngine
 
@@ -52,6 +54,20 @@ def _deliver_committed_change(sink: Any, change: Any) -> None:
         sink.publish(**change.payload)
 
 
+_register_consumer = _sqlite_outbox.register_consumer
+
+
+def _register_consumer_within_outbox(conn: Any, consumer_id: str, *,
+                                     initial_checkpoint: int | None, **options: Any) -> int:
+    # mongoeco proposes the journal's last token as the starting checkpoint; with
+    # events published outside the outbox (fix 1) the journal runs ahead of the
+    # outbox and the proposal was refused at restart. Never start past the outbox.
+    if initial_checkpoint is not None:
+        initial_checkpoint = min(initial_checkpoint, _sqlite_outbox._max_sequence(conn))
+    return _register_consumer(conn, consumer_id, initial_checkpoint=initial_checkpoint,
+                              **options)
+
+
 _validate_unique = SQLiteEngine._validate_document_against_unique_indexes
 
 
@@ -68,4 +84,5 @@ def install() -> None:
     if not _installed:
         EngineSpiAdapter._deliver_committed_change = staticmethod(_deliver_committed_change)
         SQLiteEngine._validate_document_against_unique_indexes = _validate_unique_without_scan
+        sqlite_engine_module._sqlite_register_consumer = _register_consumer_within_outbox
         _installed = True
