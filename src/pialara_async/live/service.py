@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
+from pymongo.errors import CollectionInvalid, OperationFailure
 
 from pialara_async import keys
 from pialara_async.live.feeds import (
@@ -28,6 +30,9 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     tokens = TokenStore(db)
     movie_of, technician_of = RecentKeys(), RecentKeys()
     feeds = [comments_feed(movie_of), movies_feed(), users_feed(technician_of)]
+    for feed in feeds:
+        if feed.collection != "movies" and await pre_images_enabled(db, feed.collection):
+            feed.options["full_document_before_change"] = "whenAvailable"
     runners = {f.collection: FeedRunner(db, hub, tokens, f) for f in feeds}
     live = Live(hub, runners, movie_of, technician_of)
     app[keys.LIVE] = live
@@ -40,6 +45,21 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
         # After the tasks have stopped: save the latest tokens so a restart
         # resumes exactly where this process stopped.
         await _flush_all(runners)
+
+
+async def pre_images_enabled(db: Any, collection: str) -> bool:
+    """Ask the deployment to keep pre-images (MongoDB 6.0+), so deletions carry
+    the deleted document; False where it cannot (then routing falls back to
+    what the service knows)."""
+    try:
+        if collection not in await db.list_collection_names(filter={"name": collection}):
+            await db.create_collection(collection)
+        reply = await db.command("collMod", collection,
+                                 changeStreamPreAndPostImages={"enabled": True})
+    except (OperationFailure, CollectionInvalid) as error:
+        log.info("no pre-images for %s: %s", collection, str(error)[:120])
+        return False
+    return bool(reply.get("ok"))
 
 
 async def _flush_all(runners: dict[str, FeedRunner]) -> None:
