@@ -18,8 +18,8 @@ from pialara_async.embedded.text_search import TextSearch
 
 SCORE_FIELD = "__pialara_text_score"
 # mongoeco turns a long $in list into a nested expression it cannot evaluate
-# past a depth of 1,000: matches are fetched this many ids at a time.
-CHUNK = 500
+# past a depth of 1,000 (about 330 ObjectIds): matches are fetched this many at a time.
+CHUNK = 200
 _NEEDS_COLLECTIONS = ("$lookup", "$graphLookup", "$unionWith", "$merge", "$out", "$facet")
 _META = {"$meta": "textScore"}
 Execute = Callable[[Any], Awaitable[dict[str, Any]]]
