@@ -177,30 +177,40 @@ async def delete_account(request: web.Request) -> web.Response:
     db = request.config_dict[keys.DATABASE]
     if not await users.password_matches(db, caller.user.id, body.password):
         raise ApiError(401, {"password": "The password is not correct."})
-    try:
-        await users.delete(db, request.config_dict[keys.DB_CLIENT], caller.user)
-    except users.HasClients:
-        raise ApiError(409, "a technician with clients cannot be deleted; an admin must "
-                            "first assign the clients to another technician") from None
+    await delete_user(request, caller.user)
     return json_response({"status": "deleted"}, status=201)
+
+
+async def delete_user(request: web.Request, user: users.User) -> None:
+    """Delete a user and their sessions; 409 for a technician who still has clients."""
+    try:
+        await users.delete(request.config_dict[keys.DATABASE],
+                           request.config_dict[keys.DB_CLIENT], user)
+    except users.HasClients:
+        raise ApiError(409, "a technician with clients cannot be deleted: an admin must "
+                            "first assign the clients to another technician") from None
 
 
 @routes.get("/user/admin")
 @describe("Whether the caller is an administrator (read from the database)", tags=TAGS,
           responses={202: Status, 401: Status}, auth=True)
 async def admin_check(request: web.Request) -> web.Response:
-    caller = await optional_caller(request)
-    if caller is None or not caller.user.is_admin:
+    if not await _is_admin(request):
         return json_response({"status": "fail"}, status=401)
     return json_response({"status": "success"}, status=202)
+
+
+async def _is_admin(request: web.Request) -> bool:
+    """From the user record in the database, never from the token's claims."""
+    caller = await optional_caller(request)
+    return caller is not None and caller.user.is_admin
 
 
 @routes.get("/user/comment-report")
 @describe("Admins: the 20 users with the most comments", tags=TAGS,
           responses={200: CommentReport, 401: Status}, auth=True)
 async def comment_report(request: web.Request) -> web.Response:
-    caller = await optional_caller(request)
-    if caller is None or not caller.user.is_admin:
+    if not await _is_admin(request):
         return json_response({"status": "fail"}, status=401)
     report = await users.comment_report(request.config_dict[keys.DATABASE])
     return json_response({"report": report})
@@ -210,8 +220,7 @@ async def comment_report(request: web.Request) -> web.Response:
 @describe("Create an administrator: needs an admin token (or auth.test_mode)", tags=TAGS,
           body=Registration, responses={201: AuthResult, 401: Status}, auth=True)
 async def make_admin(request: web.Request) -> web.Response:
-    if not request.config_dict[keys.SETTINGS].auth.test_mode:
-        caller = await optional_caller(request)
-        if caller is None or not caller.user.is_admin:
-            return json_response({"status": "fail"}, status=401)
+    if not request.config_dict[keys.SETTINGS].auth.test_mode and \
+            not await _is_admin(request):
+        return json_response({"status": "fail"}, status=401)
     return await _register(request, admin=True)

@@ -23,6 +23,7 @@ from pialara_async import keys
 from pialara_async.api.auth import Caller, require_caller
 from pialara_async.api.errors import ApiError, not_found
 from pialara_async.api.openapi import describe
+from pialara_async.api.user import delete_user as delete_with_sessions
 from pialara_async.api.validation import parse_body, parse_query
 from pialara_async.jsonio import json_response
 from pialara_async.repositories import users
@@ -306,15 +307,11 @@ async def update_user(request: web.Request) -> web.Response:
 @routes.delete("/users/{user_id}")
 @describe("Admins: delete a user and their sessions", tags=TAGS,
           responses={200: UserOut, 409: "a technician with clients"}, auth=True)
-async def delete_user(request: web.Request) -> web.Response:
+async def remove_user(request: web.Request) -> web.Response:
     caller = await require_caller(request)
     _require_role(caller, "admin")
     target = await users.by_id(_db(request), _user_id(request))
     if target is None:
         raise not_found()
-    try:
-        await users.delete(_db(request), request.config_dict[keys.DB_CLIENT], target)
-    except users.HasClients:
-        raise ApiError(409, "this technician still has clients: assign them to another "
-                            "technician first") from None
+    await delete_with_sessions(request, target)
     return json_response({"user": target.public()})
