@@ -173,6 +173,10 @@ class TextCommands:
         by_score_only = bool(sort) and all(_is_meta(value) for value in sort.values())
         # Best scores first, so a page sorted by score needs only its first chunks.
         ids = sorted(scores, key=scores.__getitem__, reverse=True)
+        if by_score_only and not rest:
+            # Every indexed id is a document of the collection: fetch just the page.
+            ids = ids[skip:skip + limit if limit else None]
+            skip = 0
         documents = await self._matching(
             context.db_name, command["find"], rest, ids, projection or None,
             enough=skip + limit if by_score_only and limit else None)
@@ -190,6 +194,8 @@ class TextCommands:
         command = context.command_document
         text, rest = split_text(command.get("query"))
         scores = await self._scores(f"{context.db_name}.{command['count']}", text)
+        if not rest:  # the index holds exactly the collection's matching documents
+            return {"n": len(scores), "ok": 1.0}
         target = self.search._client.get_database(context.db_name).get_collection(
             command["count"])
         ids = list(scores)
@@ -204,6 +210,10 @@ class TextCommands:
         text, rest = split_text(pipeline[0]["$match"])
         scores = await self._scores(f"{context.db_name}.{command['aggregate']}", text)
         later = pipeline[1:]
+        if not rest and later == [{"$group": {"_id": 1, "n": {"$sum": 1}}}]:
+            # count_documents: the text index knows the answer.
+            counted = [{"_id": 1, "n": len(scores)}] if scores else []
+            return self._reply(context, counted, "aggregate", None)
         if any(key in stage for stage in later for key in _NEEDS_COLLECTIONS):
             return await self._aggregate_in_engine(context, execute, rest, scores)
         documents = await self._matching(context.db_name, command["aggregate"], rest,
