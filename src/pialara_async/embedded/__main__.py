@@ -19,16 +19,29 @@ from pathlib import Path
 from pialara_async.embedded.server import DEFAULT_HISTORY_SIZE, DEFAULT_SET_NAME, EmbeddedServer
 
 
-async def serve(server: EmbeddedServer) -> None:
+async def _until_stdin_closes(stop: asyncio.Event) -> None:
+    """The parent holds our stdin open: when it dies, the pipe closes and we stop."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while await reader.read(1024):
+        pass
+    stop.set()
+
+
+async def serve(server: EmbeddedServer, exit_with_parent: bool = False) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    watcher = asyncio.create_task(_until_stdin_closes(stop)) if exit_with_parent else None
     uri = await server.start()
     print(json.dumps({"uri": uri, "port": server.port}), flush=True)
     try:
         await stop.wait()
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await server.stop()
 
 
@@ -39,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=None, help="omit to keep data in memory")
     parser.add_argument("--replica-set", default=DEFAULT_SET_NAME)
     parser.add_argument("--history-size", type=int, default=DEFAULT_HISTORY_SIZE)
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="stop when standard input closes (the parent process died)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s embedded %(levelname)s %(message)s")
@@ -50,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         history_size=args.history_size,
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(server))
+        asyncio.run(serve(server, args.exit_with_parent))
 
 
 if __name__ == "__main__":

@@ -62,11 +62,14 @@ class EmbeddedProcess:
             "--port", str(self.port),
             "--replica-set", self.replica_set,
             "--history-size", str(self.history_size),
+            "--exit-with-parent",
         ]
         if self.data_dir is not None:
             args += ["--data-dir", str(self.data_dir)]
         process = await asyncio.create_subprocess_exec(
-            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE
+            # Its stdin stays open while we live: if this process dies without
+            # stopping it, the pipe closes and the server stops by itself.
+            *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
         self._process = process
         assert process.stdout is not None
