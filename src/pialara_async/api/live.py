@@ -105,10 +105,13 @@ class LiveConnection:
             return None, None
         if match := _MOVIE_TOPIC.match(topic):
             movie_id = ObjectId(match.group(1))
-            # Learn which comments belong to the movie, so deletions can be routed
-            # where the deployment keeps no pre-images.
-            for comment_id in await comments.ids_for_movie(db, movie_id):
-                self.live.movie_of[comment_id] = movie_id
+            if movie_id not in self.live.known_movies:
+                # Learn which comments belong to the movie, so deletions can be
+                # routed where the deployment keeps no pre-images; later comments
+                # are learnt from their insert events.
+                for comment_id in await comments.ids_for_movie(db, movie_id):
+                    self.live.movie_of[comment_id] = movie_id
+                self.live.known_movies.add(movie_id)
             return None, None
         if topic not in ("users", "clients"):
             return "unknown topic", None

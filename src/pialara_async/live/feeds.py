@@ -36,6 +36,10 @@ AWAIT_MS = 500
 OPERATIONS = ["insert", "update", "replace", "delete"]
 
 
+class StreamEnded(Exception):
+    """The change stream's cursor was closed by the server."""
+
+
 class TokenStore:
     """Resume tokens persisted in the database, saved at most every ``interval`` seconds."""
 
@@ -196,7 +200,7 @@ class FeedRunner:
             self.ready.set()
             async with stream:
                 try:
-                    while True:
+                    while stream.alive:
                         change = await stream.try_next()
                         if change is not None:
                             for topic, event in feed.route(change):
@@ -205,6 +209,11 @@ class FeedRunner:
                         else:
                             feed.last_token = stream.resume_token or feed.last_token
                         await self.tokens.remember(feed.collection, feed.last_token)
+                        # A guaranteed suspension point: a driver may answer
+                        # without waiting, and the loop must stay cancellable.
+                        await asyncio.sleep(0)
+                    # Ended by the server (an invalidate): reopen after a pause.
+                    raise StreamEnded(feed.collection)
                 except asyncio.CancelledError:
                     # Stopping: keep the position reached for flush() at shutdown.
                     self.tokens.note(feed.collection, feed.last_token)

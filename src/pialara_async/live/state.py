@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from pialara_async.live.feeds import FeedRunner, RecentKeys
 from pialara_async.live.hub import LiveHub
@@ -19,6 +20,7 @@ class Live:
     # no pre-images: comment → movie, client → technician.
     movie_of: RecentKeys = field(default_factory=RecentKeys)
     technician_of: RecentKeys = field(default_factory=RecentKeys)
+    known_movies: set[Any] = field(default_factory=set)  # whose comments movie_of holds
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     def start(self, name: str) -> None:
