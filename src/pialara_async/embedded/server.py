@@ -92,10 +92,11 @@ class CommandLayer:
         body: dict[str, Any] = self._deferred_starts.pop(id(context.raw_body), context.raw_body)
         if name in _HANDSHAKE_COMMANDS:
             if "topologyVersion" in body and "maxAwaitTimeMS" in body:
-                # A driver's streaming heartbeat: the server answers when the
-                # topology changes or after maxAwaitTimeMS. This one never
-                # changes; answering at once made drivers poll in a tight loop.
-                await asyncio.sleep(min(float(body["maxAwaitTimeMS"]), 10_000.0) / 1000)
+                # A driver's streaming heartbeat: MongoDB answers when the
+                # topology changes or after maxAwaitTimeMS. Answering at once
+                # made drivers poll in a tight loop; waiting the full 10 s
+                # delayed a driver that had just marked the server unknown.
+                await asyncio.sleep(min(float(body["maxAwaitTimeMS"]), 500.0) / 1000)
             return complete_hello(await self._inner.execute_prepared(context), self._identity)
         if name == "aggregate" and _opens_change_stream(command):
             return await self.change_streams.open(
