@@ -127,9 +127,9 @@ class TextCommands:
     async def run(self, context: Any, execute: Execute) -> dict[str, Any]:
         name = context.command_name
         if name == "find":
-            return await self._find(context, execute)
+            return await self._find(context)
         if name == "count":
-            return await self._count(context, execute)
+            return await self._count(context)
         return await self._aggregate(context, execute)
 
     async def _matching(self, db_name: str, collection: str, rest: dict[str, Any],
@@ -156,7 +156,7 @@ class TextCommands:
         return self._cursor_store.materialize_command_result(
             command, reply, lsid=context.raw_body.get("lsid"), connection=context.connection)
 
-    async def _find(self, context: Any, execute: Execute) -> dict[str, Any]:
+    async def _find(self, context: Any) -> dict[str, Any]:
         command = context.command_document
         namespace = f"{context.db_name}.{command['find']}"
         text, rest = split_text(command.get("filter"))
@@ -190,7 +190,7 @@ class TextCommands:
                 document.pop("_id", None)
         return self._reply(context, documents, "find", command.pop("batchSize", None))
 
-    async def _count(self, context: Any, execute: Execute) -> dict[str, Any]:
+    async def _count(self, context: Any) -> dict[str, Any]:
         command = context.command_document
         text, rest = split_text(command.get("query"))
         scores = await self._scores(f"{context.db_name}.{command['count']}", text)

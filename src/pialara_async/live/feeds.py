@@ -122,7 +122,6 @@ class Feed:
     route: Route
     reset_prefixes: tuple[str, ...]
     last_token: Any = None
-    reconnects: int = 0
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReturnDocument, WriteConcern
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 from pymongo.read_concern import ReadConcern
 
@@ -79,10 +79,6 @@ class User:
                 "isAdmin": self.is_admin}
 
 
-def _majority(collection: Any, wtimeout_ms: int) -> Any:
-    return collection.with_options(write_concern=WriteConcern(w="majority", wtimeout=wtimeout_ms))
-
-
 async def by_id(db: Any, user_id: ObjectId) -> User | None:
     document = await db.users.find_one({"_id": user_id}, PUBLIC)
     return None if document is None else User.from_document(document)
@@ -107,7 +103,7 @@ async def create(
     if profile:
         document["profile"] = profile
     try:
-        result = await _majority(db.users, wtimeout_ms).insert_one(document)
+        result = await driver.majority(db.users, wtimeout_ms).insert_one(document)
     except DuplicateKeyError:
         raise EmailTaken(email) from None
     document["_id"] = result.inserted_id
@@ -135,7 +131,7 @@ async def password_matches(db: Any, user_id: ObjectId, password: str) -> bool:
 
 
 async def set_password(db: Any, user_id: ObjectId, password: str, wtimeout_ms: int) -> None:
-    await _majority(db.users, wtimeout_ms).update_one(
+    await driver.majority(db.users, wtimeout_ms).update_one(
         {"_id": user_id}, {"$set": {"password": passwords.hash_password(password)}})
 
 
