@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from pymongo.errors import CursorNotFound, OperationFailure
 
 from pialara_async.db import driver
@@ -102,6 +103,46 @@ async def test_plain_write_waits_for_a_running_transaction(mongo_client: Any, db
         await session.commit_transaction()
     await outside
     assert (await db.counters.find_one({"_id": "c"}))["n"] == 11
+
+
+async def test_ending_a_session_lets_its_running_write_finish(
+    mongo_client: Any, db: Any
+) -> None:
+    """A driver closing a client ends its pooled sessions, also one whose
+    operation it abandoned while the server still runs it (PyMongo's async
+    client does this when a task is cancelled). The server finishes the
+    operation and keeps answering."""
+    await db.source.insert_many([{"_id": f"doc-{n}", "n": n} for n in range(1000)])
+    merged = await driver.watch(db.merged)
+    session = await driver.start_session(mongo_client)
+    merging = asyncio.ensure_future(
+        driver.aggregate_list(db.source, [{"$merge": {"into": "merged"}}], session=session)
+    )
+    await merged.next()  # the merge is writing
+    await mongo_client.admin.command("endSessions", [session.session_id])
+    await merging
+    await merged.close()
+    assert await db.merged.count_documents({}) == 1000
+    await asyncio.wait_for(db.after.insert_one({"_id": "written"}), 10)
+    assert await db.after.count_documents({}) == 1
+
+
+async def test_merge_matches_existing_documents_by_id(db: Any) -> None:
+    stored = ObjectId()
+    await db.target.insert_many([
+        {"_id": "kept", "old": True}, {"_id": 1, "old": True},
+        {"_id": {"k": "v"}, "old": True}, {"_id": stored, "old": True},
+    ])
+    await db.source.insert_many([
+        {"_id": "kept", "new": True}, {"_id": 1, "new": True},
+        {"_id": {"k": "v"}, "new": True}, {"_id": stored, "new": True},
+        {"_id": "added", "new": True},
+    ])
+    await driver.aggregate_list(db.source, [{"$merge": {"into": "target"}}])
+    merged = {repr(d["_id"]): d async for d in db.target.find()}
+    assert len(merged) == 5
+    assert all(d["new"] for d in merged.values())
+    assert sum(bool(d.get("old")) for d in merged.values()) == 4
 
 
 async def test_bucket_emits_only_buckets_with_documents(db: Any) -> None:

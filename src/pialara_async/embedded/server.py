@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from mongoeco import AsyncMongoClient
 from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.errors import BulkWriteError
 from mongoeco.wire import AsyncMongoEcoProxyServer
+from mongoeco.wire._session_identity import wire_session_key
 from mongoeco.wire.executor import WireCommandExecutor
 from mongoeco.wire.sessions import WireSessionStore
 
@@ -58,6 +60,9 @@ class CommandLayer:
         self.change_streams = ChangeStreamBridge(client)
         self.transactions = TransactionGate(self._abort)
         self._deferred_starts: dict[int, dict[str, Any]] = {}
+        # Commands running per session, and sessions whose end waits for them.
+        self._running: Counter[str] = Counter()
+        self._ending: dict[str, object] = {}
         self.text = TextCommands(TextSearch(client), cursor_store)
         self._client = client
 
@@ -87,6 +92,47 @@ class CommandLayer:
         self._inner._session_store.abort_transaction(body)
 
     async def execute_prepared(self, context: Any) -> dict[str, Any]:
+        lsid = context.raw_body.get("lsid")
+        if lsid is None or context.command_name == "endSessions":
+            return await self._execute(context)
+        key = wire_session_key(lsid)
+        self._running[key] += 1
+        try:
+            return await self._execute(context)
+        finally:
+            self._running[key] -= 1
+            if not self._running[key]:
+                del self._running[key]
+                if key in self._ending:
+                    self._end_sessions([self._ending.pop(key)])
+
+    def _end_sessions(self, lsids: list[object]) -> None:
+        for lsid in lsids:
+            self.transactions.session_ended(lsid)
+        self._inner._session_store.end_sessions(lsids)
+
+    def _end_sessions_when_idle(self, context: Any) -> dict[str, Any] | None:
+        """``endSessions``: a session ends once its running commands finish.
+
+        A driver closing a client ends its pooled sessions, including one whose
+        operation it abandoned while the server still runs it; ending that
+        session under a write made the write fail half-way (engine_fixes 3).
+        MongoDB lets the operation finish; so do we.
+        """
+        lsids = context.command_document.get("endSessions")
+        if not isinstance(lsids, list):
+            return None  # mongoeco answers the malformed command
+        idle = []
+        for lsid in lsids:
+            key = wire_session_key(lsid)
+            if key in self._running:
+                self._ending[key] = lsid
+            else:
+                idle.append(lsid)
+        self._end_sessions(idle)
+        return {"ok": 1.0}
+
+    async def _execute(self, context: Any) -> dict[str, Any]:
         name: str = context.command_name
         command: dict[str, Any] = context.command_document
         body: dict[str, Any] = self._deferred_starts.pop(id(context.raw_body), context.raw_body)
@@ -110,9 +156,8 @@ class CommandLayer:
                 raise CommandError(43, "CursorNotFound", f"cursor id {cursor_id} not found")
         if name == "killCursors":
             return await self._kill_cursors(context)
-        if name == "endSessions":
-            for lsid in command.get("endSessions") or ():
-                self.transactions.session_ended(lsid)
+        if name == "endSessions" and (reply := self._end_sessions_when_idle(context)) is not None:
+            return reply
         counted = await self.transactions.before(name, body)
         try:
             if body is not context.raw_body and context.session is not None:

@@ -1,0 +1,55 @@
+"""mongoeco engine fixes (embedded/engine_fixes.py), checked on the engine itself."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mongoeco import AsyncMongoClient
+from mongoeco.engines._sqlite_write_scope import sqlite_write_scope
+from mongoeco.engines.sqlite import SQLiteEngine
+from mongoeco.errors import InvalidOperation
+
+from pialara_async.embedded import engine_fixes
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[tuple[SQLiteEngine, Any]]:
+    engine_fixes.install()
+    engine = SQLiteEngine(str(tmp_path / "engine.sqlite3"))
+    client = AsyncMongoClient(engine)
+    await engine.connect()
+    yield engine, client
+    await engine.disconnect()
+
+
+async def test_a_write_whose_session_ends_under_it_is_rolled_back(
+    engine: tuple[SQLiteEngine, Any],
+) -> None:
+    sqlite, client = engine
+    collection = client.get_database("fixes").get_collection("things")
+    await collection.insert_one({"_id": 1, "n": 1})
+    session = client.start_session()
+    runtime = sqlite._session_runtime
+    connection = sqlite._connection
+
+    def write_while_the_session_ends() -> None:
+        with sqlite_write_scope(
+            connection,
+            begin_write=lambda conn: runtime.begin_write(conn, session),
+            commit_write=lambda conn: runtime.commit_write(conn, session),
+            rollback_write=lambda conn: runtime.rollback_write(conn, session),
+        ):
+            connection.execute("DELETE FROM documents")
+            session.close()  # as endSessions does while the write runs
+
+    with pytest.raises(InvalidOperation):
+        write_while_the_session_ends()
+
+    assert connection.in_transaction is False
+    # Nothing of the half-done write remains, and the engine takes writes again.
+    assert await collection.find_one({"_id": 1}) == {"_id": 1, "n": 1}
+    await collection.insert_one({"_id": 2})
+    assert await collection.count_documents({}) == 2
