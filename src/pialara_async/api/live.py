@@ -61,7 +61,7 @@ class LiveConnection:
 
     def send(self, body: dict[str, Any]) -> None:
         # Through the queue: the writer task is the socket's only writer.
-        self.subscriber.offer(dumps(body).decode())
+        self.subscriber.offer(dumps(body))
 
     async def handle(self, raw: str) -> None:
         try:

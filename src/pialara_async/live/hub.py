@@ -1,7 +1,8 @@
 """Fan-out of change events to websocket subscribers, per topic.
 
-Each event is serialised once per topic and put on every subscriber's own
-bounded queue; each socket has its own writer task draining it. A slow reader
+Each event is serialised once per topic (UTF-8 JSON bytes, shared by every
+socket) and put on every subscriber's own bounded queue; each socket has its
+own writer task draining it. A slow reader
 therefore never delays anyone else: when its queue is full it is closed with
 1013 (try again later) and counted. Each topic keeps its recent events so a
 reconnecting client can ask for what it missed.
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from pialara_async.jsonio import dumps
 from pialara_async.live.registry import close_socket
@@ -32,14 +33,14 @@ HISTORY_SIZE = 1000
 class Subscriber:
     socket: web.WebSocketResponse
     request: web.Request
-    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     topics: set[str] = field(default_factory=set)
     # Filters a topic's events for this subscriber (e.g. a technician's clients).
     filters: dict[str, Callable[[dict[str, Any]], bool]] = field(default_factory=dict)
     writer: asyncio.Task[None] | None = None
     closing: bool = False
 
-    def offer(self, message: str) -> bool:
+    def offer(self, message: bytes) -> bool:
         """Queue without waiting; False when the subscriber cannot keep up."""
         if self.closing:
             return True
@@ -54,7 +55,7 @@ class Subscriber:
 class Topic:
     sequence: int = 0
     subscribers: set[Subscriber] = field(default_factory=set)
-    history: deque[tuple[int, dict[str, Any], str]] = field(
+    history: deque[tuple[int, dict[str, Any], bytes]] = field(
         default_factory=lambda: deque(maxlen=HISTORY_SIZE))
 
 
@@ -109,7 +110,7 @@ class LiveHub:
         state = self._topics.setdefault(topic, Topic())
         state.sequence += 1
         event = {"topic": topic, "id": f"{self.epoch}:{state.sequence}", **event}
-        message = dumps(event).decode()
+        message = dumps(event)
         state.history.append((state.sequence, event, message))
         self.events_published += 1
         for subscriber in list(state.subscribers):
@@ -126,10 +127,10 @@ class LiveHub:
                 for subscriber in list(state.subscribers):
                     self._deliver(subscriber, message)
 
-    def _reset_message(self, topic: str, reason: str) -> str:
-        return dumps({"topic": topic, "op": "reset", "reason": reason}).decode()
+    def _reset_message(self, topic: str, reason: str) -> bytes:
+        return dumps({"topic": topic, "op": "reset", "reason": reason})
 
-    def _deliver(self, subscriber: Subscriber, message: str) -> None:
+    def _deliver(self, subscriber: Subscriber, message: bytes) -> None:
         if not subscriber.offer(message):
             self.slow_consumers_closed += 1
             subscriber.closing = True
@@ -145,8 +146,13 @@ class LiveHub:
 
 
 async def write_forever(subscriber: Subscriber) -> None:
-    """The socket's writer: sends its queued messages, one socket only."""
+    """The socket's writer: sends its queued messages (text frames of the
+    already encoded JSON), one socket only; everything queued is sent per
+    wake-up."""
     socket = subscriber.socket
+    queue = subscriber.queue
     while not socket.closed:
-        message = await subscriber.queue.get()
-        await socket.send_str(message)
+        message = await queue.get()
+        await socket.send_frame(message, WSMsgType.TEXT)
+        while not queue.empty() and not socket.closed:
+            await socket.send_frame(queue.get_nowait(), WSMsgType.TEXT)
