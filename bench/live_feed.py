@@ -197,7 +197,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--comments", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=10.0,
+    parser.add_argument("--rate", type=float, default=5.0,
                         help="comments written per second; 0 writes each as soon as the "
                              "previous one is acknowledged")
     parser.add_argument("--workers", type=int, default=2,

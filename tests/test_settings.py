@@ -57,6 +57,15 @@ def test_file_then_environment_then_code(tmp_path: Path, monkeypatch: pytest.Mon
     assert load_settings(path, mongodb={"max_pool_size": 30}).mongodb.max_pool_size == 30
 
 
+def test_gc_thresholds_from_file_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "[server]\ngc_thresholds = [700, 10, 10]\n")
+    assert load_settings(path).server.gc_thresholds == (700, 10, 10)
+    monkeypatch.setenv("PIALARA_SERVER__GC_THRESHOLDS", "[1000, 20, 30]")
+    assert load_settings(path).server.gc_thresholds == (1000, 20, 30)
+
+
 def test_mongodb_uri_is_honoured_below_the_prefixed_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -76,6 +85,8 @@ def test_mongodb_uri_is_honoured_below_the_prefixed_variable(
         ('[mongodb]\nmax_pool_size = "many"\n', "mongodb.max_pool_size"),
         ('[mongodb]\ndriver = "pymongo2"\n', "mongodb.driver"),
         ("[server]\nport = 70000\n", "server.port"),
+        ("[server]\ngc_thresholds = [700, 10]\n", "server.gc_thresholds"),
+        ("[server]\ngc_thresholds = [700, -1, 10]\n", "server.gc_thresholds"),
         ("[mongodb\n", "cannot read configuration"),
     ],
 )

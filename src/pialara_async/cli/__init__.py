@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Coroutine
@@ -65,14 +66,25 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     from pialara_async.app import create_app
 
     settings = _settings(ctx)
+    # Process-wide, so here rather than in create_app (tests make many apps).
+    gc.set_threshold(*settings.server.gc_thresholds)
+    app = create_app(settings)
+    app.on_startup.append(_freeze_startup_objects)  # runs after the cleanup contexts start
     web.run_app(
-        create_app(settings),
+        app,
         host=host or settings.server.host,
         port=port if port is not None else settings.server.port,
         access_log=None,  # our middleware logs each request with its id
         shutdown_timeout=settings.server.shutdown_timeout,
         print=lambda message: click.echo(message.splitlines()[0]),
     )
+
+
+async def _freeze_startup_objects(app: Any) -> None:
+    """Modules, settings, the client: kept for the process's life, so out of
+    the collector's way (every full collection would walk them again)."""
+    gc.collect()
+    gc.freeze()
 
 
 @main.command("embedded-db")

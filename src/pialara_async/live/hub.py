@@ -11,6 +11,7 @@ reconnecting client can ask for what it missed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import deque
@@ -33,21 +34,28 @@ HISTORY_SIZE = 1000
 class Subscriber:
     socket: web.WebSocketResponse
     request: web.Request
-    queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    # The socket's bounded send queue (at most QUEUE_SIZE messages); only its
+    # writer task takes from it. A deque and one wake-up future rather than an
+    # asyncio.Queue: with thousands of sockets, every object allocated per
+    # socket and per event costs fan-out time and garbage-collector work.
+    pending: deque[bytes] = field(default_factory=deque)
     topics: set[str] = field(default_factory=set)
     # Filters a topic's events for this subscriber (e.g. a technician's clients).
     filters: dict[str, Callable[[dict[str, Any]], bool]] = field(default_factory=dict)
     writer: asyncio.Task[None] | None = None
     closing: bool = False
+    wakeup: asyncio.Future[None] | None = None
 
     def offer(self, message: bytes) -> bool:
         """Queue without waiting; False when the subscriber cannot keep up."""
         if self.closing:
             return True
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
+        if len(self.pending) >= QUEUE_SIZE:
             return False
+        self.pending.append(message)
+        wakeup, self.wakeup = self.wakeup, None
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
         return True
 
 
@@ -146,13 +154,15 @@ class LiveHub:
 
 
 async def write_forever(subscriber: Subscriber) -> None:
-    """The socket's writer: sends its queued messages (text frames of the
-    already encoded JSON), one socket only; everything queued is sent per
-    wake-up."""
+    """The socket's writer, its only one: sends the queued messages (text
+    frames of the already encoded JSON) in order, and sleeps when none is left."""
     socket = subscriber.socket
-    queue = subscriber.queue
-    while not socket.closed:
-        message = await queue.get()
-        await socket.send_frame(message, WSMsgType.TEXT)
-        while not queue.empty() and not socket.closed:
-            await socket.send_frame(queue.get_nowait(), WSMsgType.TEXT)
+    pending = subscriber.pending
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(ConnectionError):
+        while not socket.closed:
+            if pending:
+                await socket.send_frame(pending.popleft(), WSMsgType.TEXT)
+            else:
+                subscriber.wakeup = loop.create_future()
+                await subscriber.wakeup
