@@ -134,6 +134,18 @@ async def test_two_hundred_subscribers_receive_one_event_exactly_once(
     await session.close()
 
 
+async def test_events_are_sent_uncompressed_even_when_the_client_offers_deflate(
+    client: TestClient, technician: Account, movies: list[ObjectId]
+) -> None:
+    await feeds_ready(client.app)
+    ws = await client.ws_connect("/api/v1/live", compress=15)  # as browsers offer
+    assert ws.compress == 0  # the server declined the extension
+    await subscribe(ws, f"movie:{movies[0]}:comments")
+    comment_id = await post_comment(client, technician, movies[0], "plain frames")
+    assert (await receive(ws))["doc_id"] == comment_id
+    await ws.close()
+
+
 async def test_subscriptions_need_the_right_role(
     client: TestClient, admin: Account, technician: Account, client_account: Account
 ) -> None:

@@ -132,7 +132,10 @@ class LiveConnection:
 @describe("Websocket: subscribe to live change events (see the module's documentation)",
           tags=("live",), responses={101: "switching to the websocket protocol"})
 async def live_socket(request: web.Request) -> web.WebSocketResponse:
-    socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES)
+    # No permessage-deflate: browsers offer it, and it would compress every
+    # event once per socket instead of encoding it once for all.
+    socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES,
+                                   compress=False)
     await socket.prepare(request)
     registry = request.config_dict[keys.WEBSOCKETS]
     registry.add(socket, request)
