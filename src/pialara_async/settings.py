@@ -11,9 +11,16 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    SecretStr,
+    ValidationError,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -37,9 +44,7 @@ class ServerSettings(Section):
     shutdown_timeout: float = Field(10.0, gt=0)
     access_log: bool = True
     # gc.set_threshold() of the serving process (see config.toml).
-    gc_thresholds: tuple[
-        Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]
-    ] = (50_000, 50, 1_000)
+    gc_thresholds: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] = (50_000, 50, 1_000)
 
 
 class MongoSettings(Section):

@@ -2,10 +2,10 @@
 
 Each event is serialised once per topic (UTF-8 JSON bytes, shared by every
 socket) and put on every subscriber's own bounded queue; each socket has its
-own writer task draining it. A slow reader
-therefore never delays anyone else: when its queue is full it is closed with
-1013 (try again later) and counted. Each topic keeps its recent events so a
-reconnecting client can ask for what it missed.
+own writer task draining it. A slow reader therefore never delays anyone else:
+when its queue is full it is closed with 1013 (try again later) and counted.
+Each topic keeps its recent events so a reconnecting client can ask for what it
+missed.
 """
 
 from __future__ import annotations
