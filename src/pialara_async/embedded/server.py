@@ -11,29 +11,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from mongoeco import AsyncMongoClient
+from mongoeco.core.bson_scalars import unwrap_bson_numeric
+from mongoeco.core.expression_context import ExpressionExecutionContext
 from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.errors import BulkWriteError
-from mongoeco.wire import AsyncMongoEcoProxyServer
+from mongoeco.wire._executor_support import WIRE_INTERNAL_KEYS
 from mongoeco.wire._session_identity import wire_session_key
+from mongoeco.wire.capabilities import WireCommandCapability
 from mongoeco.wire.executor import WireCommandExecutor
-from mongoeco.wire.sessions import WireSessionStore
+from mongoeco.wire.requests import WireRequestContext
 
 from pialara_async.embedded import aggregation, engine_fixes, lookup
 from pialara_async.embedded.change_streams import (
     DATABASE_STREAM,
     ChangeStreamBridge,
 )
+from pialara_async.embedded.engine_access import EngineAccess
+from pialara_async.embedded.engine_host import EngineHost
 from pialara_async.embedded.errors import CommandError
 from pialara_async.embedded.handshake import ReplicaSetIdentity, complete_hello
 from pialara_async.embedded.text_commands import TextCommands
 from pialara_async.embedded.text_search import TextSearch
-from pialara_async.embedded.transactions import TransactionGate
+from pialara_async.embedded.transactions import RETRYABLE_WRITES, SessionTable
+from pialara_async.embedded.wire import HANDSHAKE_COMMANDS, LayeredProxy
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +48,11 @@ DEFAULT_SET_NAME = "pialara"
 # Kept events of the change-stream journal: the window within which a stopped
 # watcher can resume. Older tokens answer ChangeStreamHistoryLost (286).
 DEFAULT_HISTORY_SIZE = 100_000
-_HANDSHAKE_COMMANDS = frozenset({"hello", "isMaster", "ismaster"})
+# The longest an ordinary command waits for a transaction's commit to finish
+# executing (never for a client) when it gives no maxTimeMS.
+SHARED_WAIT_SECONDS = 30.0
+_TRANSACTION_FIELDS = ("autocommit", "startTransaction", "txnNumber")
+LAYER_COMMANDS = frozenset({"setParameter"})
 
 
 class CommandLayer:
@@ -58,8 +69,8 @@ class CommandLayer:
         self._identity = identity
         self._cursor_store = cursor_store
         self.change_streams = ChangeStreamBridge(client)
-        self.transactions = TransactionGate(self._abort)
-        self._deferred_starts: dict[int, dict[str, Any]] = {}
+        self.access = EngineAccess()
+        self.sessions = SessionTable(self.access, self._execute_body, self._end_private)
         # Commands running per session, and sessions whose end waits for them.
         self._running: Counter[str] = Counter()
         self._ending: dict[str, object] = {}
@@ -68,19 +79,26 @@ class CommandLayer:
 
     # The proxy calls these two directly.
     def _build_request_context(self, body: dict[str, Any], **kwargs: Any) -> Any:
+        name = next(iter(body), None)
+        if name in LAYER_COMMANDS:
+            # Commands mongoeco does not know, answered by the layer.
+            return WireRequestContext(
+                db_name=str(body.get("$db", "admin")), command_name=name,
+                command_document={k: v for k, v in body.items() if k not in WIRE_INTERNAL_KEYS},
+                raw_body=body, capability=WireCommandCapability(name=name, binds_session=False),
+                connection=kwargs["connection"],
+                execution_context=ExpressionExecutionContext(now=self._client._resolve_now()))
         if body.get("aggregate") == 1 and _opens_change_stream(body):
             # mongoeco's validator wants a collection name; a database-level
             # stream names none. Mark it and let ChangeStreamBridge read the mark.
             body = {**body, "aggregate": DATABASE_STREAM}
-        if body.get("startTransaction") is True:
-            # mongoeco starts the engine transaction while building the
-            # context, before any await. Start it in execute_prepared instead,
-            # once the transaction gate lets this session in.
-            original = body
-            body = {key: value for key, value in body.items() if key != "startTransaction"}
-            context = self._inner._build_request_context(body, **kwargs)
-            self._deferred_starts[id(context.raw_body)] = original
-            return context
+        if body.get("autocommit") is False:
+            # A transaction's statements run in private engine transactions
+            # (transactions.py): mongoeco must not start one for the client's
+            # session while building the context.
+            engine_body = {k: v for k, v in body.items() if k not in _TRANSACTION_FIELDS}
+            context = self._inner._build_request_context(engine_body, **kwargs)
+            return dataclasses.replace(context, raw_body=body)
         return self._inner._build_request_context(body, **kwargs)
 
     def error_document(self, exc: Exception) -> dict[str, Any]:
@@ -88,8 +106,24 @@ class CommandLayer:
             return exc.document()
         return self._inner.error_document(exc)
 
-    async def _abort(self, body: dict[str, Any]) -> None:
-        self._inner._session_store.abort_transaction(body)
+    async def _execute_body(self, body: dict[str, Any], connection: Any,
+                            now: Any) -> dict[str, Any]:
+        """Run ``body`` (a transaction statement on a private session) on the engine."""
+        context = self._inner._build_request_context(body, connection=connection)
+        context = dataclasses.replace(context,
+                                      execution_context=ExpressionExecutionContext(now=now))
+        return await self._dispatch(context)
+
+    def _end_private(self, lsid: dict[str, Any], commit: bool) -> None:
+        """End a private engine session, committing its transaction or rolling it back."""
+        store = self._inner._session_store
+        try:
+            if commit:
+                store.commit_transaction({"lsid": lsid})
+        finally:
+            with contextlib.suppress(Exception):
+                store.abort_transaction({"lsid": lsid})
+            store.end_sessions([lsid])
 
     async def execute_prepared(self, context: Any) -> dict[str, Any]:
         lsid = context.raw_body.get("lsid")
@@ -108,7 +142,7 @@ class CommandLayer:
 
     def _end_sessions(self, lsids: list[object]) -> None:
         for lsid in lsids:
-            self.transactions.session_ended(lsid)
+            self.sessions.end(lsid)
         self._inner._session_store.end_sessions(lsids)
 
     def _end_sessions_when_idle(self, context: Any) -> dict[str, Any] | None:
@@ -132,18 +166,25 @@ class CommandLayer:
         self._end_sessions(idle)
         return {"ok": 1.0}
 
+    async def handshake(self, context: Any) -> dict[str, Any]:
+        """``hello``, ``isMaster`` and ``ping``, answered on the wire loop."""
+        if context.command_name not in HANDSHAKE_COMMANDS:
+            return {"ok": 1.0}
+        body = context.raw_body
+        if "topologyVersion" in body and "maxAwaitTimeMS" in body:
+            # A driver's streaming heartbeat: MongoDB answers when the
+            # topology changes or after maxAwaitTimeMS. Answering at once
+            # made drivers poll in a tight loop; waiting the full 10 s
+            # delayed a driver that had just marked the server unknown.
+            await asyncio.sleep(min(float(body["maxAwaitTimeMS"]), 500.0) / 1000)
+        return complete_hello(await self._inner.execute_prepared(context), self._identity)
+
     async def _execute(self, context: Any) -> dict[str, Any]:
         name: str = context.command_name
         command: dict[str, Any] = context.command_document
-        body: dict[str, Any] = self._deferred_starts.pop(id(context.raw_body), context.raw_body)
-        if name in _HANDSHAKE_COMMANDS:
-            if "topologyVersion" in body and "maxAwaitTimeMS" in body:
-                # A driver's streaming heartbeat: MongoDB answers when the
-                # topology changes or after maxAwaitTimeMS. Answering at once
-                # made drivers poll in a tight loop; waiting the full 10 s
-                # delayed a driver that had just marked the server unknown.
-                await asyncio.sleep(min(float(body["maxAwaitTimeMS"]), 500.0) / 1000)
-            return complete_hello(await self._inner.execute_prepared(context), self._identity)
+        body: dict[str, Any] = context.raw_body
+        if name in HANDSHAKE_COMMANDS or name == "ping":
+            return await self.handshake(context)
         if name == "aggregate" and _opens_change_stream(command):
             return await self.change_streams.open(
                 context.db_name, command, context.connection.connection_id
@@ -158,13 +199,41 @@ class CommandLayer:
             return await self._kill_cursors(context)
         if name == "endSessions" and (reply := self._end_sessions_when_idle(context)) is not None:
             return reply
-        counted = await self.transactions.before(name, body)
-        try:
-            if body is not context.raw_body and context.session is not None:
-                WireSessionStore._apply_transaction_metadata(context.session, body)
+        if name == "setParameter":
+            return self._set_parameter(command)
+        if "lsid" in body:
+            if name == "commitTransaction":
+                return await self.sessions.commit(body, context.connection)
+            if name == "abortTransaction":
+                return await self.sessions.abort(body)
+            if body.get("autocommit") is False:
+                return await self.sessions.statement(name, body, context.connection,
+                                                     context.execution_context.now)
+            if "txnNumber" in body and name in RETRYABLE_WRITES:
+                return await self.sessions.retryable_write(
+                    body, lambda: self._with_shared_access(context))
+        return await self._with_shared_access(context)
+
+    def _set_parameter(self, command: dict[str, Any]) -> dict[str, Any]:
+        """``setParameter``: MongoDB's ``transactionLifetimeLimitSeconds`` only."""
+        names = [key for key in command if key != "setParameter"]
+        if names != ["transactionLifetimeLimitSeconds"]:
+            raise CommandError(2, "BadValue", "the embedded server sets only "
+                                              "transactionLifetimeLimitSeconds")
+        seconds = unwrap_bson_numeric(command["transactionLifetimeLimitSeconds"])
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 1:
+            raise CommandError(2, "BadValue",
+                               "transactionLifetimeLimitSeconds must be a number of seconds >= 1")
+        was = self.sessions.lifetime
+        self.sessions.lifetime = float(seconds)
+        return {"was": int(was), "ok": 1.0}
+
+    async def _with_shared_access(self, context: Any) -> dict[str, Any]:
+        limit = context.command_document.get("maxTimeMS")
+        timeout = limit / 1000 if isinstance(limit, int | float) and limit > 0 else \
+            SHARED_WAIT_SECONDS
+        async with self.access.shared(timeout):
             return await self._dispatch(context)
-        finally:
-            await self.transactions.after(name, body, counted)
 
     async def _dispatch(self, context: Any) -> dict[str, Any]:
         """Commands that use the engine (run once the transaction gate allows)."""
@@ -242,7 +311,6 @@ class CommandLayer:
 
     def close(self) -> None:
         self.change_streams.close()
-        self.transactions.close()
 
 
 def _opens_change_stream(command: dict[str, Any]) -> bool:
@@ -250,17 +318,12 @@ def _opens_change_stream(command: dict[str, Any]) -> bool:
     return bool(pipeline) and isinstance(pipeline[0], dict) and "$changeStream" in pipeline[0]
 
 
-class _LayeredProxy(AsyncMongoEcoProxyServer):
-    def install_layer(self, identity: ReplicaSetIdentity) -> CommandLayer:
-        layer = CommandLayer(self._executor, self._client, identity, self._cursor_store)
-        self._executor = layer  # type: ignore[assignment]
-        return layer
-
-
 class EmbeddedServer:
     """One embedded server bound to ``host:port`` with its data under ``data_dir``.
 
-    ``data_dir=None`` keeps everything in memory (used by throwaway tests).
+    ``data_dir=None`` keeps everything in memory (used by throwaway tests). The
+    wire protocol is served on the calling loop; the engine and the layer run
+    on an ``EngineHost`` thread.
     """
 
     def __init__(
@@ -277,15 +340,17 @@ class EmbeddedServer:
         self.port = port
         self.set_name = set_name
         self.history_size = history_size
-        self._proxy: _LayeredProxy | None = None
+        self._engine = EngineHost()
+        self._proxy: LayeredProxy | None = None
         self._layer: CommandLayer | None = None
+        self._client: AsyncMongoClient | None = None
         self._reaper: asyncio.Task[None] | None = None
 
     @property
     def uri(self) -> str:
         return f"mongodb://{self.host}:{self.port}/?replicaSet={self.set_name}"
 
-    async def start(self) -> str:
+    async def _open_engine(self) -> AsyncMongoClient:
         aggregation.install()
         engine_fixes.install()
         if self.data_dir is None:
@@ -302,13 +367,21 @@ class EmbeddedServer:
             change_stream_journal_max_bytes=16 * 1024 * 1024,
         )
         await engine.connect()
-        proxy = _LayeredProxy(client=client, host=self.host, port=self.port)
-        address = await proxy.start()
-        self.port = address.port
-        self._layer = proxy.install_layer(ReplicaSetIdentity(self.set_name, self.host, self.port))
-        self._proxy = proxy
-        self._client = client
         self._reaper = asyncio.create_task(self._reap_idle_cursors())
+        return client
+
+    async def start(self) -> str:
+        self._engine.start()
+        client = await self._engine.run(self._open_engine())
+        proxy = LayeredProxy(client=client, host=self.host, port=self.port)
+        identity = ReplicaSetIdentity(self.set_name, self.host, self.port)
+        layer = CommandLayer(proxy._executor, client, identity, proxy._cursor_store)
+        proxy._executor = layer  # type: ignore[assignment]
+        proxy.engine = self._engine
+        proxy.handshake = layer.handshake
+        self._layer, self._proxy, self._client = layer, proxy, client
+        address = await proxy.start()
+        self.port = identity.port = address.port
         log.info("embedded MongoDB serving on %s (data: %s)", self.uri, self.data_dir or "memory")
         return self.uri
 
@@ -318,19 +391,25 @@ class EmbeddedServer:
             if self._layer is not None:
                 self._layer.change_streams.reap_idle()
 
-    @property
-    def open_change_streams(self) -> int:
-        return 0 if self._layer is None else len(self._layer.change_streams)
-
-    async def stop(self) -> None:
+    async def _close_engine(self, proxy: LayeredProxy | None) -> None:
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
         if self._layer is not None:
             self._layer.close()
-        if self._proxy is not None:
-            await self._proxy.close()
+        if proxy is not None:
+            proxy._cursor_store.clear()
+            proxy._session_store.clear()
+        if self._client is not None:
             await self._client._engine.disconnect()
             self._client._change_hub.close()
-        self._proxy = self._layer = None
+
+    async def stop(self) -> None:
+        proxy = self._proxy
+        if proxy is not None:
+            await proxy.close_listener()
+        with contextlib.suppress(RuntimeError):
+            await self._engine.run(self._close_engine(proxy))
+        self._engine.stop()
+        self._proxy = self._layer = self._client = None

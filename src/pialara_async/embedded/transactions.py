@@ -1,134 +1,350 @@
-"""Let one transaction run at a time, and nothing else while it runs.
+"""Logical sessions: transactions applied whole or not at all, retried writes applied once.
 
-mongoeco's SQLite engine holds a single transaction: while one is open, every
-other session's read or write fails ("active transaction bound to another
-session"), and over the wire two conflicting transactions could both persist
-their writes. The gate makes that safe and keeps MongoDB's contract:
+mongoeco's SQLite engine can hold one transaction, open on its one connection.
+Holding it open between a client's statements made every other command wait
+for that client: with a driver's bounded thread pool or connection pool, the
+waiting commands could take every thread the transaction needed for its next
+statement, and the server stalled until the transaction was aborted.
 
-- a transaction starting while another runs is refused at once with
-  ``WriteConflict`` (112) labelled ``TransientTransactionError``, which the
-  drivers' ``with_transaction`` retries with backoff, as on a real server;
-- other commands that use the engine wait until the running transaction ends
-  (MongoDB makes a conflicting write wait too); a starting transaction waits
-  for commands already running to finish;
-- a transaction left open (a crashed client) is aborted after ``lifetime``
-  seconds, like MongoDB's ``transactionLifetimeLimitSeconds``.
+Here no engine transaction ever outlives a single command:
 
-Refusing rather than queueing competing transactions matters: a queued one
-would hold a driver thread or pooled connection that the running transaction
-may need for its next statement.
+- **Statements** of a transaction are recorded. Each one runs, under exclusive
+  engine access, inside a private engine transaction that first replays the
+  statements before it (so it sees the transaction's own writes on top of the
+  last committed data) and is then rolled back. Its reply goes to the client.
+- **commitTransaction** replays every statement in one private engine
+  transaction and commits it: all of the writes become visible at once, with
+  their change events. Before that, each replayed statement must give the reply
+  the client saw; if another commit changed what a statement read or wrote,
+  the commit fails with ``WriteConflict`` labelled ``TransientTransactionError``
+  and the drivers' ``with_transaction`` retries the whole transaction, as on a
+  real server. A committed transaction is therefore equivalent to running all
+  of its statements at its commit.
+- **abortTransaction**, the lifetime limit, a client that disappears: nothing
+  was ever applied, so there is nothing to undo.
+
+Retryable writes (a ``txnNumber`` outside a transaction) are recorded per
+session like MongoDB's transaction table: a retry of the same number returns
+the first attempt's reply without applying the write again, and waits for the
+first attempt when it is still running.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import copy
+import time
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from mongoeco.core.bson_scalars import unwrap_bson_numeric
 from mongoeco.wire._session_identity import wire_session_key
 
+from pialara_async.embedded.engine_access import EngineAccess
 from pialara_async.embedded.errors import CommandError
 
+# MongoDB's transactionLifetimeLimitSeconds and logicalSessionTimeoutMinutes.
 DEFAULT_LIFETIME_SECONDS = 60.0
-# Commands that never touch the engine: they need not wait for a transaction.
-ENGINE_FREE = frozenset({
-    "hello", "isMaster", "ismaster", "ping", "buildInfo", "buildinfo", "connectionStatus",
-    "endSessions", "killCursors", "getMore", "saslStart", "saslContinue", "authenticate",
-    "logout", "whatsmyuri", "getParameter", "commitTransaction", "abortTransaction",
-})
+SESSION_IDLE_SECONDS = 30 * 60.0
+# How long a statement or commit waits for exclusive engine access before it
+# fails with a transient LockTimeout (the driver then retries the transaction).
+LOCK_WAIT_SECONDS = 10.0
+TRANSIENT = ("TransientTransactionError",)
+RETRYABLE_WRITES = frozenset({"insert", "update", "delete", "findAndModify",
+                              "findandmodify", "bulkWrite"})
+# Fields that name the client's session and transaction; replays use their own.
+_SESSION_FIELDS = ("lsid", "txnNumber", "autocommit", "startTransaction", "readConcern",
+                   "writeConcern")
+# Reply fields that differ between runs of the same statement.
+_VOLATILE = frozenset({"$clusterTime", "operationTime", "opTime", "electionId", "ok"})
+
+# (body, connection, now) -> reply: runs one command on the engine.
+Execute = Callable[[dict[str, Any], Any, Any], Awaitable[dict[str, Any]]]
+
+
+def no_such_transaction(number: object, why: str = "") -> CommandError:
+    return CommandError(251, "NoSuchTransaction",
+                        f"transaction {number} is not in progress{why}", TRANSIENT)
+
+
+def write_conflict() -> CommandError:
+    return CommandError(112, "WriteConflict",
+                        "a concurrent commit changed what this transaction read or wrote; "
+                        "retry the transaction", TRANSIENT)
+
+
+def _number(value: Any) -> int:
+    """A txnNumber as an int (mongoeco wraps Int64 values)."""
+    return int(unwrap_bson_numeric(value))
+
+
+def outcome(reply: dict[str, Any]) -> dict[str, Any]:
+    """What a client learns from a reply: its documents and counts, not its cursor id."""
+    summary = {k: v for k, v in reply.items() if k not in _VOLATILE}
+    cursor = summary.get("cursor")
+    if isinstance(cursor, dict):
+        summary["cursor"] = cursor.get("firstBatch", cursor.get("nextBatch"))
+    return summary
+
+
+def failed(reply: dict[str, Any]) -> bool:
+    return not reply.get("ok") or bool(reply.get("writeErrors"))
+
+
+def _has_operators(update: Any) -> bool:
+    return isinstance(update, dict) and any(str(k).startswith("$") for k in update)
+
+
+def _pinned_update(update: Any, new_id: Any) -> Any:
+    """``update`` that gives an upserted document ``new_id`` (replays then insert the
+    same document the client was told about)."""
+    if isinstance(update, list):
+        return [*update, {"$set": {"_id": {"$ifNull": ["$_id", {"$literal": new_id}]}}}]
+    if not isinstance(update, dict):
+        return update
+    if not _has_operators(update):
+        return update if "_id" in update else {"_id": new_id, **update}
+    if any(isinstance(v, dict) and "_id" in v for v in update.values()):
+        return update
+    on_insert = dict(update.get("$setOnInsert") or {})
+    on_insert["_id"] = new_id
+    return {**update, "$setOnInsert": on_insert}
+
+
+def pin_upserted_ids(name: str, body: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the ``_id`` of each document it upserted written into it."""
+    if name == "update":
+        upserted = reply.get("upserted") or []
+        if not upserted:
+            return body
+        updates = copy.copy(body.get("updates") or [])
+        for entry in upserted:
+            index = entry.get("index")
+            if isinstance(index, int) and 0 <= index < len(updates):
+                spec = dict(updates[index])
+                if not (isinstance(spec.get("q"), dict) and "_id" in spec["q"]):
+                    spec["u"] = _pinned_update(spec.get("u"), entry.get("_id"))
+                updates[index] = spec
+        return {**body, "updates": updates}
+    if name.lower() == "findandmodify":
+        upserted = (reply.get("lastErrorObject") or {}).get("upserted")
+        query = body.get("query")
+        if upserted is None or (isinstance(query, dict) and "_id" in query):
+            return body
+        return {**body, "update": _pinned_update(body.get("update"), upserted)}
+    return body
 
 
 @dataclass(slots=True)
-class _Holder:
-    session_key: str
-    txn_number: object
-    lsid: object
+class Statement:
+    name: str
+    body: dict[str, Any]
+    now: Any
+    outcome: dict[str, Any] | None = None
 
 
-class TransactionGate:
-    def __init__(
-        self,
-        abort: Callable[[dict[str, Any]], Awaitable[None]],
-        *,
-        lifetime: float = DEFAULT_LIFETIME_SECONDS,
-    ) -> None:
-        self._abort = abort
-        self._lifetime = lifetime
-        self._holder: _Holder | None = None
-        self._running = 0
-        self._changed = asyncio.Condition()
-        self._watchdog: asyncio.Task[None] | None = None
+@dataclass(slots=True)
+class Transaction:
+    number: int
+    started: float = field(default_factory=time.monotonic)
+    statements: list[Statement] = field(default_factory=list)
+    state: str = "active"  # active | committed | aborted
 
-    def _session_key(self, body: dict[str, Any]) -> str | None:
-        lsid = body.get("lsid")
-        return None if lsid is None else wire_session_key(lsid)
 
-    async def before(self, command_name: str, body: dict[str, Any]) -> bool:
-        """Wait until ``body`` may run; True when it counts as a running command."""
-        key = self._session_key(body)
-        holder = self._holder
-        if body.get("startTransaction") is True and key is not None:
-            if holder is not None and holder.session_key != key:
-                raise CommandError(
-                    112, "WriteConflict",
-                    "another transaction is in progress; retry the transaction",
-                    ("TransientTransactionError",),
-                )
-            # Claim at once so new commands queue behind this transaction.
-            self._claim(_Holder(key, body.get("txnNumber"), body["lsid"]))
-            async with self._changed:
-                await self._changed.wait_for(lambda: self._running == 0)
-            return False
-        if body.get("autocommit") is False or command_name in ENGINE_FREE:
-            return False
-        if holder is not None and holder.session_key != key:
-            async with self._changed:
-                await self._changed.wait_for(
-                    lambda: self._holder is None or self._holder.session_key == key
-                )
-        self._running += 1
-        return True
+@dataclass(slots=True)
+class Session:
+    key: str
+    last_used: float = field(default_factory=time.monotonic)
+    txn_number: int = -1
+    # Reply of the latest retryable write (None once known not applied).
+    write_results: dict[int, asyncio.Future[dict[str, Any] | None]] = field(default_factory=dict)
+    transaction: Transaction | None = None
 
-    async def after(self, command_name: str, body: dict[str, Any], counted: bool) -> None:
-        if counted:
-            self._running -= 1
-        holder = self._holder
-        if (
-            holder is not None
-            and command_name in ("commitTransaction", "abortTransaction")
-            and holder.session_key == self._session_key(body)
-        ):
-            self._release()
-        async with self._changed:
-            self._changed.notify_all()
 
-    def session_ended(self, lsid: object) -> None:
-        holder = self._holder
-        if holder is not None and holder.session_key == wire_session_key(lsid):
-            self._release()
+class SessionTable:
+    def __init__(self, access: EngineAccess, execute: Execute, end_private: Callable[
+            [dict[str, Any], bool], None], *, lifetime: float = DEFAULT_LIFETIME_SECONDS) -> None:
+        self._access = access
+        self._execute = execute
+        self._end_private = end_private  # (lsid, commit) ends a private engine session
+        self.lifetime = lifetime
+        self._sessions: dict[str, Session] = {}
 
-    def _claim(self, holder: _Holder) -> None:
-        self._release()
-        self._holder = holder
-        self._watchdog = asyncio.create_task(self._expire(holder))
+    def __len__(self) -> int:
+        return len(self._sessions)
 
-    def _release(self) -> None:
-        self._holder = None
-        if self._watchdog is not None and self._watchdog is not asyncio.current_task():
-            self._watchdog.cancel()
-        self._watchdog = None
+    def _session(self, lsid: object) -> Session:
+        key = wire_session_key(lsid)
+        session = self._sessions.get(key)
+        if session is None:
+            session = self._sessions[key] = Session(key)
+        session.last_used = time.monotonic()
+        return session
 
-    async def _expire(self, holder: _Holder) -> None:
-        await asyncio.sleep(self._lifetime)
-        if self._holder is holder:
-            with contextlib.suppress(Exception):
-                await self._abort({"lsid": holder.lsid, "txnNumber": holder.txn_number})
-            self._release()
-            async with self._changed:
-                self._changed.notify_all()
+    def end(self, lsid: object) -> None:
+        """``endSessions``: a session ends; its open transaction, never applied, goes."""
+        self._sessions.pop(wire_session_key(lsid), None)
 
-    def close(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+    def reap(self) -> None:
+        now = time.monotonic()
+        for key, session in list(self._sessions.items()):
+            txn = session.transaction
+            if txn is not None and txn.state == "active" and now - txn.started > self.lifetime:
+                txn.state = "aborted"
+                txn.statements.clear()
+            if now - session.last_used > SESSION_IDLE_SECONDS:
+                del self._sessions[key]
+
+    # --- retryable writes ------------------------------------------------------------
+
+    async def retryable_write(self, body: dict[str, Any],
+                              run: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        session = self._session(body["lsid"])
+        number = _number(body["txnNumber"])
+        while True:
+            if number < session.txn_number:
+                raise CommandError(225, "TransactionTooOld",
+                                   f"txnNumber {number} is older than {session.txn_number}")
+            recorded = session.write_results.get(number) if number == session.txn_number \
+                else None
+            if recorded is None:
+                break
+            reply = await asyncio.shield(recorded)
+            if reply is not None:
+                return reply  # the first attempt's reply; the write is not applied again
+            # The first attempt did not apply: this one runs it, unless another did.
+            if session.write_results.get(number) is recorded:
+                break
+        if session.transaction is not None and session.transaction.number < number:
+            session.transaction = None  # a newer number ends an older transaction
+        session.txn_number = number
+        pending: asyncio.Future[dict[str, Any] | None] = \
+            asyncio.get_running_loop().create_future()
+        session.write_results = {number: pending}
+        reply: dict[str, Any] | None = None
+        try:
+            reply = await run()
+            return reply
+        finally:
+            applied = reply is not None and bool(reply.get("ok"))
+            pending.set_result(reply if applied else None)
+
+    # --- transactions ------------------------------------------------------------------
+
+    def _transaction(self, session: Session, number: int) -> Transaction:
+        txn = session.transaction
+        if txn is None or txn.number != number:
+            raise no_such_transaction(number)
+        if txn.state == "active" and time.monotonic() - txn.started > self.lifetime:
+            txn.state = "aborted"
+            txn.statements.clear()
+            raise no_such_transaction(number, ": aborted after the transaction lifetime limit")
+        return txn
+
+    def _begin(self, session: Session, number: int) -> Transaction:
+        if number < session.txn_number:
+            raise CommandError(225, "TransactionTooOld",
+                               f"txnNumber {number} is older than {session.txn_number}")
+        if number == session.txn_number:
+            raise CommandError(251, "NoSuchTransaction",
+                               f"transaction {number} was already started on this session")
+        session.txn_number = number
+        session.write_results.clear()
+        txn = session.transaction = Transaction(number)
+        return txn
+
+    async def _run(self, statement: Statement, lsid: dict[str, Any], connection: Any, *,
+                   first: bool) -> dict[str, Any]:
+        body = {k: v for k, v in statement.body.items() if k not in _SESSION_FIELDS}
+        body.update(lsid=lsid, txnNumber=1, autocommit=False)
+        if first:
+            body["startTransaction"] = True
+        return await self._execute(body, connection, statement.now)
+
+    async def _replay(self, txn: Transaction, lsid: dict[str, Any], connection: Any) -> None:
+        for position, statement in enumerate(txn.statements):
+            try:
+                reply = await self._run(statement, lsid, connection, first=position == 0)
+            except Exception:
+                reply = None
+            if reply is None or outcome(reply) != statement.outcome:
+                txn.state = "aborted"
+                txn.statements.clear()
+                raise write_conflict()
+
+    async def statement(self, name: str, body: dict[str, Any], connection: Any,
+                        now: Any) -> dict[str, Any]:
+        session = self._session(body["lsid"])
+        number = _number(body["txnNumber"])
+        if body.get("startTransaction") is True:
+            txn = self._begin(session, number)
+        else:
+            txn = self._transaction(session, number)
+            if txn.state != "active":
+                raise no_such_transaction(number, f" ({txn.state})")
+        statement = Statement(name, body, now)
+        async with self._access.exclusive(LOCK_WAIT_SECONDS, TRANSIENT):
+            self._transaction(session, number)
+            lsid = {"id": uuid.uuid4()}
+            try:
+                await self._replay(txn, lsid, connection)
+                try:
+                    reply = await self._run(statement, lsid, connection,
+                                            first=not txn.statements)
+                except Exception:
+                    txn.state = "aborted"  # as on MongoDB, a failed statement aborts
+                    txn.statements.clear()
+                    raise
+            finally:
+                self._end_private(lsid, False)
+        if failed(reply):
+            txn.state = "aborted"
+            txn.statements.clear()
+            return reply
+        statement.body = pin_upserted_ids(name, body, reply)
+        statement.outcome = outcome(reply)
+        txn.statements.append(statement)
+        return reply
+
+    async def commit(self, body: dict[str, Any], connection: Any) -> dict[str, Any]:
+        session = self._session(body["lsid"])
+        number = _number(body.get("txnNumber", -1))
+        txn = self._transaction(session, number)
+        if txn.state == "committed":
+            return {"ok": 1.0}  # a retried commit
+        if txn.state != "active":
+            raise no_such_transaction(number, " (aborted)")
+        if not txn.statements:
+            txn.state = "committed"
+            return {"ok": 1.0}
+        async with self._access.exclusive(LOCK_WAIT_SECONDS, TRANSIENT):
+            self._transaction(session, number)
+            lsid = {"id": uuid.uuid4()}
+            committed = False
+            try:
+                await self._replay(txn, lsid, connection)
+                self._end_private(lsid, True)
+                committed = True
+            finally:
+                if not committed:
+                    txn.state = "aborted"
+                    txn.statements.clear()
+                    self._end_private(lsid, False)
+        txn.state = "committed"
+        txn.statements.clear()
+        return {"ok": 1.0}
+
+    async def abort(self, body: dict[str, Any]) -> dict[str, Any]:
+        session = self._session(body["lsid"])
+        number = _number(body.get("txnNumber", -1))
+        txn = session.transaction
+        if txn is None or txn.number != number:
+            raise no_such_transaction(number)
+        if txn.state == "committed":
+            raise CommandError(256, "TransactionCommitted",
+                               f"transaction {number} has been committed")
+        txn.state = "aborted"
+        txn.statements.clear()
+        return {"ok": 1.0}

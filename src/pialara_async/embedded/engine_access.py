@@ -1,0 +1,78 @@
+"""Shared and exclusive access to mongoeco's engine, never held across a round trip.
+
+Ordinary commands share the engine; a transaction's statement or commit runs
+alone (mongoeco's SQLite engine holds one transaction, and fails other
+sessions' commands while it is open). An exclusive holder only ever executes
+(replays and runs statements, then commits or rolls back); it never waits for
+a client, so every wait here is bounded by the execution time of the commands
+ahead. New shared holders queue behind a waiting exclusive one, so a stream of
+reads cannot starve a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from pialara_async.embedded.errors import CommandError
+
+
+def lock_timeout(seconds: float, labels: tuple[str, ...] = ()) -> CommandError:
+    return CommandError(24, "LockTimeout",
+                        f"waited {seconds:g} s for the engine without getting it", labels)
+
+
+class EngineAccess:
+    def __init__(self) -> None:
+        self._shared = 0
+        self._exclusive = False
+        self._exclusive_waiting = 0
+        self._changed = asyncio.Condition()
+
+    @property
+    def busy(self) -> bool:
+        return self._exclusive or self._shared > 0
+
+    async def _wait(self, predicate: object, limit: float | None,
+                    error: CommandError) -> None:
+        try:
+            async with asyncio.timeout(limit):
+                await self._changed.wait_for(predicate)  # type: ignore[arg-type]
+        except TimeoutError:
+            raise error from None
+
+    @contextlib.asynccontextmanager
+    async def shared(self, limit: float | None = None) -> AsyncIterator[None]:
+        """Run beside other shared holders; wait at most ``limit`` s for an exclusive one."""
+        async with self._changed:
+            if self._exclusive or self._exclusive_waiting:
+                await self._wait(lambda: not (self._exclusive or self._exclusive_waiting),
+                                 limit, lock_timeout(limit or 0))
+            self._shared += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._shared -= 1
+                self._changed.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, limit: float | None = None,
+                        labels: tuple[str, ...] = ()) -> AsyncIterator[None]:
+        """Run alone; wait at most ``limit`` s (then LockTimeout with ``labels``)."""
+        async with self._changed:
+            self._exclusive_waiting += 1
+            try:
+                await self._wait(lambda: not self._exclusive and self._shared == 0,
+                                 limit, lock_timeout(limit or 0, labels))
+            finally:
+                self._exclusive_waiting -= 1
+                self._changed.notify_all()
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._exclusive = False
+                self._changed.notify_all()
