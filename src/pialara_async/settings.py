@@ -67,7 +67,7 @@ class EmbeddedSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
     replica_set: str = Field("pialara", min_length=1)
-    history_size: int = Field(100_000, gt=0)
+    history_size: int = Field(10_000, gt=0)
     startup_timeout: float = Field(30.0, gt=0)
 
 

@@ -248,3 +248,43 @@ async def test_restart_after_a_dropped_collection_keeps_streams_working(
             assert (await next_change(resumed))["fullDocument"]["n"] == 2
     finally:
         await driver.close_client(client)
+
+
+async def read_once(target: Any, token: Any) -> None:
+    stream = await driver.watch(target, resume_after=token, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await stream.try_next()
+
+
+async def test_pruned_history_resumes_within_its_window_across_restarts(
+    tmp_path: Any, settings: Settings
+) -> None:
+    """A server keeping 40 events: streams resume from any retained event, before
+    and after restarts (the journal is compacted as history is pruned), and a
+    token that fell out of the window is ChangeStreamHistoryLost."""
+    from pialara_async.db.client import open_client
+
+    async with EmbeddedProcess(tmp_path / "db", history_size=40) as server:
+        client = open_client(settings, server.uri)
+        items = client.get_database("history").items
+        try:
+            stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+            async with stream:
+                tokens = []
+                for n in range(200):
+                    await items.insert_one({"n": n})
+                    tokens.append((await next_change(stream))["_id"])
+            for restart in range(2):
+                resumed = await driver.watch(items, resume_after=tokens[180],
+                                             max_await_time_ms=AWAIT_MS)
+                async with resumed:
+                    following = [(await next_change(resumed))["fullDocument"]["n"]
+                                 for _ in range(19 + restart)]
+                assert following == list(range(181, 200 + restart))
+                with pytest.raises(OperationFailure) as lost:
+                    await read_once(items, tokens[10])
+                assert lost.value.code == 286
+                await server.restart()
+                await items.insert_one({"n": 200 + restart})
+        finally:
+            await driver.close_client(client)

@@ -226,3 +226,34 @@ async def test_correlated_lookup_joins_like_mongodb(db: Any) -> None:
     counted = await driver.aggregate_list(db.movies, [
         *pipeline[:2], {"$project": {"count": {"$size": "$comments"}}}, {"$sort": {"_id": 1}}])
     assert [row["count"] for row in counted] == [2, 1, 0]
+
+
+async def test_heartbeats_are_answered_while_long_commands_run(
+    db: Any, settings: Settings
+) -> None:
+    """Drivers mark a server unknown, drop its pool and retry in-flight writes
+    when a heartbeat goes unanswered; the server answers ``hello`` at once
+    whatever else it is doing (here: a large insert, then indexing it)."""
+    from tests.embedded.wire_messages import WireConnection
+
+    async def long_commands() -> None:
+        await db.bulk.insert_many([{"i": i, "tags": [f"t{i % 97}", f"u{i % 89}", f"v{i}"]}
+                                   for i in range(20_000)])
+        await db.bulk.create_index([("tags", 1), ("i", -1)])
+        await db.bulk.create_index("i")
+
+    running = asyncio.ensure_future(long_commands())
+    monitor = await WireConnection.open(settings.mongodb.uri)
+    answered_meanwhile = 0
+    try:
+        while not running.done():
+            # 1 s: "a few hundred milliseconds", well inside any driver's
+            # heartbeat timeout.
+            reply = await asyncio.wait_for(monitor.command({"hello": 1, "$db": "admin"}), 1)
+            assert reply["isWritablePrimary"] is True
+            answered_meanwhile += not running.done()
+    finally:
+        await monitor.close()
+    await running
+    assert answered_meanwhile >= 3
+    assert await db.bulk.count_documents({"tags": "t5"}) == len(range(5, 20_000, 97))

@@ -32,7 +32,7 @@ class EmbeddedProcess:
         host: str = "127.0.0.1",
         port: int = 0,
         replica_set: str = "pialara",
-        history_size: int = 100_000,
+        history_size: int = 10_000,
         startup_timeout: float = 30.0,
     ) -> None:
         self.data_dir = data_dir

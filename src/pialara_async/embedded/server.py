@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SET_NAME = "pialara"
 # Kept events of the change-stream journal: the window within which a stopped
-# watcher can resume. Older tokens answer ChangeStreamHistoryLost (286).
-DEFAULT_HISTORY_SIZE = 100_000
+# watcher can resume. Older tokens answer ChangeStreamHistoryLost (286). Each
+# event holds its document, in memory and in the journal.
+DEFAULT_HISTORY_SIZE = 10_000
 # The longest an ordinary command waits for a transaction's commit to finish
 # executing (never for a client) when it gives no maxTimeMS.
 SHARED_WAIT_SECONDS = 30.0
