@@ -288,3 +288,45 @@ async def test_pruned_history_resumes_within_its_window_across_restarts(
                 await items.insert_one({"n": 200 + restart})
         finally:
             await driver.close_client(client)
+
+
+async def test_a_write_of_more_documents_than_the_outbox_holds_keeps_streams_working(
+    db: Any,
+) -> None:
+    """mongoeco's outbox holds 10,000 undelivered changes; one command may
+    write more. Its changes must be delivered, and later ones too (a broken
+    delivery used to stop every change stream for good)."""
+    await db.items.insert_many([{"n": n} for n in range(12_000)])
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.items.insert_one({"n": "after"})
+        assert (await next_change(stream))["fullDocument"]["n"] == "after"
+    assert await db.items.count_documents({"n": {"$gte": 11_990}}) == 10
+
+
+async def test_history_marked_broken_restarts_as_a_gap(
+    private_server: EmbeddedProcess, settings: Settings
+) -> None:
+    from pialara_async.db.client import open_client
+
+    client = open_client(settings, private_server.uri)
+    items = client.get_database("broken").items
+    try:
+        stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+        async with stream:
+            await items.insert_one({"n": 1})
+            token = (await next_change(stream))["_id"]
+        await private_server.stop()
+        assert private_server.data_dir is not None
+        (private_server.data_dir / "changestream.journal.degraded").write_text(
+            '{"version": 1, "error": "a failed publication", "next_token": 2}')
+        await private_server.start()
+        with pytest.raises(OperationFailure) as lost:
+            await read_once(items, token)
+        assert lost.value.code == 286
+        stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+        async with stream:
+            await items.insert_one({"n": 2})
+            assert (await next_change(stream))["fullDocument"]["n"] == 2
+    finally:
+        await driver.close_client(client)

@@ -257,3 +257,26 @@ async def test_heartbeats_are_answered_while_long_commands_run(
     await running
     assert answered_meanwhile >= 3
     assert await db.bulk.count_documents({"tags": "t5"}) == len(range(5, 20_000, 97))
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+async def test_comparisons_match_only_their_type_bracket(db: Any, indexed: bool) -> None:
+    """$gt/$gte/$lt/$lte match values of the query value's type (and arrays
+    holding one), with or without an index on the field."""
+    if indexed:
+        await db.values.create_index("n")
+    await db.values.insert_many([
+        {"_id": "five", "n": 5}, {"_id": "twenty", "n": 20.5}, {"_id": "after", "n": "after"},
+        {"_id": "ten-text", "n": "10"}, {"_id": "null", "n": None}, {"_id": "missing"},
+        {"_id": "mixed", "n": [1, "x"]}, {"_id": "numbers", "n": [1, 70]},
+    ])
+
+    async def ids(condition: dict[str, Any]) -> set[str]:
+        return {d["_id"] async for d in db.values.find({"n": condition})}
+
+    assert await ids({"$gte": 10}) == {"twenty", "numbers"}
+    assert await ids({"$lt": 10}) == {"five", "mixed", "numbers"}
+    assert await ids({"$gt": 5, "$lt": 50}) == {"twenty", "numbers"}
+    assert await ids({"$gt": "a"}) == {"after", "mixed"}
+    assert await ids({"$lte": "2"}) == {"ten-text"}
+    assert await db.values.count_documents({"n": {"$gte": 10}}) == 2

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import AsyncIterator
 
 from pialara_async.embedded.errors import CommandError
+
+# Whether the running task holds engine access (tasks it starts inherit it).
+_holding: contextvars.ContextVar[bool] = contextvars.ContextVar("engine_access", default=False)
 
 
 def lock_timeout(seconds: float, labels: tuple[str, ...] = ()) -> CommandError:
@@ -44,15 +48,23 @@ class EngineAccess:
 
     @contextlib.asynccontextmanager
     async def shared(self, limit: float | None = None) -> AsyncIterator[None]:
-        """Run beside other shared holders; wait at most ``limit`` s for an exclusive one."""
+        """Run beside other shared holders; wait at most ``limit`` s for an exclusive one.
+
+        Re-entrant: a task that holds access (shared or exclusive) already has it.
+        """
+        if _holding.get():
+            yield
+            return
         async with self._changed:
             if self._exclusive or self._exclusive_waiting:
                 await self._wait(lambda: not (self._exclusive or self._exclusive_waiting),
                                  limit, lock_timeout(limit or 0))
             self._shared += 1
+        token = _holding.set(True)
         try:
             yield
         finally:
+            _holding.reset(token)
             async with self._changed:
                 self._shared -= 1
                 self._changed.notify_all()
@@ -70,9 +82,11 @@ class EngineAccess:
                 self._exclusive_waiting -= 1
                 self._changed.notify_all()
             self._exclusive = True
+        token = _holding.set(True)
         try:
             yield
         finally:
+            _holding.reset(token)
             async with self._changed:
                 self._exclusive = False
                 self._changed.notify_all()

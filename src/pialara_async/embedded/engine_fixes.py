@@ -51,26 +51,58 @@ re-encoded and wrote about 60 MB. Each event's JSON is now encoded once, when
 it is appended to the log, and kept for the next compaction, which only joins
 the kept strings; and the history is pruned a quarter at a time, so a
 compaction follows only every ``history / 4`` events (or 16 MB of log).
+
+6. The change outbox drops only changes it has delivered.
+
+The outbox kept at most 10,000 changes and pruned the oldest beyond that even
+when nobody had delivered them yet: one command writing more than 10,000
+documents (an ``insert`` of 12,000, a ``delete_many`` over a large collection)
+pruned its own first changes before delivery, the delivery then failed, and
+mongoeco marked change-stream history as permanently broken (persisted, so it
+survived restarts): every change stream, and every index the layer keeps from
+changes, stopped. Now changes are pruned once every consumer has them.
+
+7. A history broken before is a gap, not an outage.
+
+A data directory whose journal was marked broken (by fix 6's bug or a failed
+disk write) now starts with its history cleared: streams can be opened again,
+and a resume token from before answers ``ChangeStreamHistoryLost``, as when
+MongoDB's oplog no longer holds a token.
+
+8. ``$gt``, ``$gte``, ``$lt`` and ``$lte`` compare within a type bracket.
+
+MongoDB's comparison operators only match values of the query value's type
+bracket (numbers with numbers, strings with strings...): ``{n: {$gte: 10}}``
+matches neither ``"after"`` nor ``null`` nor ``[1, "x"]``. mongoeco compared
+across brackets by sort order (a string is "greater" than every number), in
+its matcher and in the SQL it generates. Both now stay in the bracket
+(``MinKey`` and ``MaxKey`` still compare with everything, as in MongoDB).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 from typing import Any
 
+from bson import MaxKey, MinKey
 from mongoeco._change_streams import hub as hub_module
 from mongoeco._change_streams.journal import snapshot_to_document
+from mongoeco.core import _filtering_matching
 from mongoeco.core.identity import id_contains_numeric_value
-from mongoeco.engines import _sqlite_outbox
+from mongoeco.engines import _sqlite_outbox, sqlite_query
 from mongoeco.engines import sqlite as sqlite_engine_module
 from mongoeco.engines._sqlite_session_runtime import SQLiteSessionRuntime
 from mongoeco.engines.adapter import EngineSpiAdapter
 from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.errors import InvalidOperation
 
+from pialara_async.embedded import bson_order
+
+log = logging.getLogger(__name__)
 _installed = False
 _lock = threading.Lock()
 _delivered: dict[int, int] = {}
@@ -216,6 +248,68 @@ def _prune_a_quarter_at_a_time(self: Any) -> bool:
     return True
 
 
+# Fix 6.
+def _compact_delivered_changes(conn: Any, *, max_entries: int) -> int:
+    newest = _sqlite_outbox._max_sequence(conn)
+    row = conn.execute("SELECT MIN(checkpoint) FROM change_outbox_consumers").fetchone()
+    delivered = newest if row is None or row[0] is None else int(row[0])
+    target = max(_sqlite_outbox._pruned_through(conn), delivered)
+    if target <= 0:
+        return 0
+    removed = conn.execute("DELETE FROM change_outbox WHERE sequence <= ?", (target,))
+    conn.execute("DELETE FROM change_outbox_identities WHERE sequence <= ?",
+                 (min(target, max(0, newest - max_entries)),))
+    conn.execute("UPDATE change_outbox_state SET pruned_through = MAX(pruned_through, ?) "
+                 "WHERE singleton = 1", (target,))
+    return max(0, removed.rowcount)
+
+
+# Fix 7.
+def _clear_broken_history(self: Any) -> None:
+    path = self._journal_degraded_path
+    if path is None or not os.path.exists(path):
+        return
+    log.warning("change-stream history of %s was marked broken: starting it afresh "
+                "(older resume tokens answer ChangeStreamHistoryLost)", self._journal_path)
+    if self._next_token > 1:
+        self._record_gap_range_locked(1, self._next_token - 1)
+    self._base_offset += len(self._events)
+    self._events = []
+    _persist_from_kept_json(self)
+    if self._journal_event_log_path is not None and os.path.exists(
+            self._journal_event_log_path):
+        os.remove(self._journal_event_log_path)
+    os.remove(path)
+
+
+# Fix 8.
+_comparison_matches = _filtering_matching.FilteringMatchingMixin._comparison_matches_candidate
+_translate_comparison = sqlite_query._translate_comparison
+
+
+def _bracket(value: Any) -> Any:
+    return bson_order.order_key(value)[0]
+
+
+def _crosses_brackets(target: Any) -> bool:
+    return isinstance(target, MinKey | MaxKey) or type(target).__name__ in ("MinKey", "MaxKey")
+
+
+def _comparison_within_bracket(cls: Any, candidate: Any, target: Any, operator: str,
+                               **options: Any) -> bool:
+    if not _crosses_brackets(target) and not (
+            isinstance(candidate, list) and isinstance(target, list)) and \
+            _bracket(candidate) != _bracket(target):
+        return False
+    return _comparison_matches.__func__(cls, candidate, target, operator, **options)
+
+
+def _translate_comparison_within_bracket(operator: str, field: str, value: Any) -> Any:
+    if _crosses_brackets(value):
+        return _translate_comparison(operator, field, value)
+    return sqlite_query._translate_scalar_or_array_same_type_comparison(operator, field, value)
+
+
 def install() -> None:
     global _installed
     if not _installed:
@@ -232,5 +326,11 @@ def install() -> None:
             _Hub._append_journal_event_locked = _append_journal_event_once
             _Hub._persist_locked = _persist_from_kept_json
             _Hub._prune_locked = _prune_a_quarter_at_a_time
+            _Hub._load_degraded_marker = _clear_broken_history
             _Hub._pialara_fixed = True
+        _filtering_matching.FilteringMatchingMixin._comparison_matches_candidate = \
+            classmethod(_comparison_within_bracket)
+        sqlite_query._translate_comparison = _translate_comparison_within_bracket
+        _sqlite_outbox.compact_change_outbox = _compact_delivered_changes
+        sqlite_engine_module._sqlite_compact_change_outbox = _compact_delivered_changes
         _installed = True

@@ -13,7 +13,10 @@ exactly what matches. Pipelines of any other shape run as before.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+Aggregate = Callable[[str, list[Any], dict[str, Any] | None], Awaitable[list[dict[str, Any]]]]
 
 _CANNOT_FOLLOW = ("$lookup", "$graphLookup", "$unionWith", "$merge", "$out", "$facet")
 
@@ -71,21 +74,21 @@ def plan(pipeline: list[Any]) -> int | None:
     return None
 
 
-async def run(client: Any, db_name: str, collection: str, pipeline: list[Any],
-              position: int, options: dict[str, Any]) -> list[dict[str, Any]]:
-    database = client.get_database(db_name)
+async def run(aggregate: Aggregate, db_name: str, collection: str, pipeline: list[Any],
+              position: int) -> list[dict[str, Any]]:
+    """Run ``pipeline`` whose stage at ``position`` is a correlated ``$lookup``;
+    ``aggregate(namespace, pipeline, let)`` runs each part."""
     spec = pipeline[position]["$lookup"]
     variables: dict[str, str] = spec["let"]
     field, variable = _equality(spec["pipeline"][0], variables)  # type: ignore[misc]
-    head = await database.get_collection(collection).aggregate(
-        pipeline[:position], **options).to_list()
-    foreign = database.get_collection(spec["from"])
+    head = await aggregate(f"{db_name}.{collection}", pipeline[:position], None)
+    foreign = f"{db_name}.{spec['from']}"
     for document in head:
         values = {name: _path_value(document, path[1:]) for name, path in variables.items()}
         # The plain equality narrows through the index (a superset: it also
         # matches array members); the original $expr stage then decides.
         narrowed = [{"$match": {field: values[variable]}}, *spec["pipeline"]]
-        document[spec["as"]] = await foreign.aggregate(narrowed, let=values).to_list()
+        document[spec["as"]] = await aggregate(foreign, narrowed, values)
     tail = pipeline[position + 1:]
     if not tail:
         return head

@@ -28,7 +28,7 @@ from mongoeco.wire.capabilities import WireCommandCapability
 from mongoeco.wire.executor import WireCommandExecutor
 from mongoeco.wire.requests import WireRequestContext
 
-from pialara_async.embedded import aggregation, engine_fixes, lookup
+from pialara_async.embedded import aggregation, engine_fixes, indexes, lookup
 from pialara_async.embedded.change_streams import (
     DATABASE_STREAM,
     ChangeStreamBridge,
@@ -37,6 +37,10 @@ from pialara_async.embedded.engine_access import EngineAccess
 from pialara_async.embedded.engine_host import EngineHost
 from pialara_async.embedded.errors import CommandError
 from pialara_async.embedded.handshake import ReplicaSetIdentity, complete_hello
+from pialara_async.embedded.index_commands import IndexCommands
+from pialara_async.embedded.indexes import IndexCatalog
+from pialara_async.embedded.planner import Planner
+from pialara_async.embedded.stored import StoredDocuments
 from pialara_async.embedded.text_commands import TextCommands
 from pialara_async.embedded.text_search import TextSearch
 from pialara_async.embedded.transactions import RETRYABLE_WRITES, SessionTable
@@ -54,6 +58,7 @@ DEFAULT_HISTORY_SIZE = 10_000
 SHARED_WAIT_SECONDS = 30.0
 _TRANSACTION_FIELDS = ("autocommit", "startTransaction", "txnNumber")
 LAYER_COMMANDS = frozenset({"setParameter"})
+PLANNED_READS = frozenset({"find", "count", "distinct", "aggregate"})
 
 
 class CommandLayer:
@@ -65,6 +70,7 @@ class CommandLayer:
         client: AsyncMongoClient,
         identity: ReplicaSetIdentity,
         cursor_store: Any,
+        database_file: Path | None = None,
     ) -> None:
         self._inner = inner
         self._identity = identity
@@ -76,6 +82,10 @@ class CommandLayer:
         self._running: Counter[str] = Counter()
         self._ending: dict[str, object] = {}
         self.text = TextCommands(TextSearch(client), cursor_store)
+        self.stored = StoredDocuments(database_file)
+        self.catalog = IndexCatalog(client, self.stored, self.access)
+        self.indexes = IndexCommands(self.catalog, self.text, client)
+        self.planner = Planner(self.catalog, self.stored, client.mongodb_dialect, cursor_store)
         self._client = client
 
     # The proxy calls these two directly.
@@ -213,6 +223,12 @@ class CommandLayer:
             if "txnNumber" in body and name in RETRYABLE_WRITES:
                 return await self.sessions.retryable_write(
                     body, lambda: self._with_shared_access(context))
+        if name in PLANNED_READS and not self.text.handles(name, command):
+            # Served from the layer's indexes and a reader of its own: never
+            # waits for the engine.
+            reply = await self.planner.answer(context)
+            if reply is not None:
+                return reply
         return await self._with_shared_access(context)
 
     def _set_parameter(self, command: dict[str, Any]) -> dict[str, Any]:
@@ -242,13 +258,13 @@ class CommandLayer:
         command: dict[str, Any] = context.command_document
         execute = self._inner.execute_prepared
         if name == "createIndexes":
-            reply = await self.text.create_indexes(context, execute)
+            reply = await self.indexes.create_indexes(context, execute)
             if reply is not None:
                 return reply
         elif name == "listIndexes":
-            return await self.text.list_indexes(context, execute)
+            return await self.indexes.list_indexes(context, execute)
         elif name == "dropIndexes":
-            return await self.text.drop_indexes(context, execute)
+            return await self.indexes.drop_indexes(context, execute)
         elif self.text.handles(name, command):
             return await self.text.run(context, execute)
         elif name == "insert" and context.raw_body.get("autocommit") is not False:
@@ -256,8 +272,8 @@ class CommandLayer:
         elif name == "aggregate" and context.raw_body.get("autocommit") is not False and \
                 not {"let", "collation"} & set(command) and \
                 (position := lookup.plan(command["pipeline"])) is not None:
-            documents = await lookup.run(self._client, context.db_name, command["aggregate"],
-                                         command["pipeline"], position, {})
+            documents = await lookup.run(self._aggregate, context.db_name,
+                                         command["aggregate"], command["pipeline"], position)
             reply = {"cursor": {"firstBatch": documents, "id": 0,
                                 "ns": f"{context.db_name}.{command['aggregate']}"}, "ok": 1.0}
             return self._cursor_store.materialize_command_result(
@@ -265,13 +281,30 @@ class CommandLayer:
                 connection=context.connection)
         elif name == "drop":
             reply = await execute(context)
-            await self.text.search.drop(f"{context.db_name}.{command['drop']}")
+            await self.indexes.collection_dropped(f"{context.db_name}.{command['drop']}")
             return reply
         elif name == "dropDatabase":
             reply = await execute(context)
-            await self.text.search.drop_database(context.db_name)
+            await self.indexes.database_dropped(context.db_name)
+            return reply
+        elif name == "renameCollection":
+            reply = await execute(context)
+            if reply.get("ok") and isinstance(command.get("to"), str):
+                await self.indexes.collection_renamed(str(command["renameCollection"]),
+                                                      command["to"])
             return reply
         return await execute(context)
+
+    async def _aggregate(self, namespace: str, pipeline: list[Any],
+                         variables: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """A pipeline's documents: through an index when one serves it, else mongoeco."""
+        documents = await self.planner.pipeline(namespace, pipeline, variables)
+        if documents is not None:
+            return documents
+        db_name, coll_name = namespace.split(".", 1)
+        collection = self._client.get_database(db_name).get_collection(coll_name)
+        options = {} if variables is None else {"let": variables}
+        return await collection.aggregate(pipeline, **options).to_list()
 
     async def _insert_many(self, context: Any) -> dict[str, Any]:
         """Plain inserts through the engine's batched path.
@@ -312,6 +345,8 @@ class CommandLayer:
 
     def close(self) -> None:
         self.change_streams.close()
+        self.catalog.close()
+        self.stored.close()
 
 
 def _opens_change_stream(command: dict[str, Any]) -> bool:
@@ -354,6 +389,7 @@ class EmbeddedServer:
     async def _open_engine(self) -> AsyncMongoClient:
         aggregation.install()
         engine_fixes.install()
+        indexes.install()
         if self.data_dir is None:
             engine = SQLiteEngine(":memory:")
             journal = None
@@ -376,7 +412,9 @@ class EmbeddedServer:
         client = await self._engine.run(self._open_engine())
         proxy = LayeredProxy(client=client, host=self.host, port=self.port)
         identity = ReplicaSetIdentity(self.set_name, self.host, self.port)
-        layer = CommandLayer(proxy._executor, client, identity, proxy._cursor_store)
+        database_file = None if self.data_dir is None else self.data_dir / "mongoeco.sqlite3"
+        layer = CommandLayer(proxy._executor, client, identity, proxy._cursor_store,
+                             database_file)
         proxy._executor = layer  # type: ignore[assignment]
         proxy.engine = self._engine
         proxy.handshake = layer.handshake
