@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pialara_async.embedded")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--data-dir", type=Path, default=None, help="omit to keep data in memory")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="omit for a temporary directory, removed at exit")
     parser.add_argument("--replica-set", default=DEFAULT_SET_NAME)
     parser.add_argument("--history-size", type=int, default=DEFAULT_HISTORY_SIZE)
     parser.add_argument("--exit-with-parent", action="store_true",

@@ -149,5 +149,6 @@ class IndexCommands:
         self.catalog.forget()
 
     async def collection_renamed(self, source: str, target: str) -> None:
+        await self.text.search.rename(source, target)
         await self.catalog.rename_owned(source, target)
         self.catalog.forget()

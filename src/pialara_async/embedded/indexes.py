@@ -25,7 +25,7 @@ import collections
 import contextlib
 import itertools
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ from pialara_async.embedded.bson_order import EMPTY_ARRAY, MISSING, OTHER, order
 from pialara_async.embedded.engine_access import EngineAccess
 from pialara_async.embedded.errors import CommandError
 from pialara_async.embedded.stored import StoredDocuments, public_document
+from pialara_async.embedded.text_search import TextIndex, TextIndexSpec
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,7 @@ class CollectionIndexes:
 
     namespace: str
     specs: tuple[IndexSpec, ...]
+    text: TextIndex | None = None
     indexes: dict[str, SecondaryIndex] = field(default_factory=dict)
     ready: asyncio.Future[None] | None = None
     pending: list[Any] = field(default_factory=list)
@@ -203,10 +205,14 @@ class CollectionIndexes:
     def put(self, key: str, document: dict[str, Any]) -> None:
         for index in self.indexes.values():
             index.put(key, document)
+        if self.text is not None:
+            self.text.put(key, document)
 
     def remove(self, key: str) -> None:
         for index in self.indexes.values():
             index.remove(key)
+        if self.text is not None:
+            self.text.remove(key)
 
     def apply(self, event: Any) -> bool:
         """Apply one committed change; False when it changes more than one document."""
@@ -232,6 +238,8 @@ class IndexCatalog:
         self._mirrored: dict[str, tuple[IndexSpec, ...]] = {}
         self._collections: dict[str, CollectionIndexes] = {}
         self._changes: collections.deque[Any] = collections.deque()
+        # Set by text_search.TextSearch: the text index definition of a collection.
+        self.text_spec: Callable[[str], Awaitable[TextIndexSpec | None]] | None = None
         self._hub = client.get_database("admin")._change_hub
         # Publish changes even when no stream watches (an in-memory engine
         # publishes only to watchers), and see each as it is appended.
@@ -334,7 +342,9 @@ class IndexCatalog:
         self._drain()
         state = self._collections.get(namespace)
         if state is None:
-            state = CollectionIndexes(namespace, await self.specs(namespace))
+            text = None if self.text_spec is None else await self.text_spec(namespace)
+            state = CollectionIndexes(namespace, await self.specs(namespace),
+                                      None if text is None else TextIndex(text))
             self._collections[namespace] = state
             state.ready = asyncio.get_running_loop().create_future()
             try:

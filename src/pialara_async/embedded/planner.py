@@ -308,6 +308,10 @@ class Planner:
 
     # --- documents ------------------------------------------------------------------
 
+    def documents(self, namespace: str, keys: list[str]) -> list[dict[str, Any]]:
+        """Documents (internal form) of ``keys`` that exist, in that order."""
+        return self._fetch(namespace, keys, engine=True)
+
     def _fetch(self, namespace: str, keys: list[str], *, engine: bool) -> list[dict[str, Any]]:
         db_name, coll_name = namespace.split(".", 1)
         stored = self._stored.fetch(db_name, coll_name, keys)
@@ -408,8 +412,6 @@ class Planner:
 
     async def answer(self, context: Any) -> dict[str, Any] | None:
         """The reply to a read command, or None to leave it to mongoeco."""
-        if self._stored.path is None:
-            return None
         name = context.command_name
         command = context.command_document
         try:

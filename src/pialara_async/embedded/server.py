@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,11 @@ DEFAULT_SET_NAME = "pialara"
 # watcher can resume. Older tokens answer ChangeStreamHistoryLost (286). Each
 # event holds its document, in memory and in the journal.
 DEFAULT_HISTORY_SIZE = 10_000
+# MongoDB runs blocking stages (sort, group) over any number of documents,
+# spilling to disk past its memory limit (allowDiskUse is true by default since
+# 6.0). mongoeco refused pipelines over 50,000 documents unless it could
+# spill: it spills past this many.
+SPILL_THRESHOLD = 100_000
 # The longest an ordinary command waits for a transaction's commit to finish
 # executing (never for a client) when it gives no maxTimeMS.
 SHARED_WAIT_SECONDS = 30.0
@@ -81,11 +87,12 @@ class CommandLayer:
         # Commands running per session, and sessions whose end waits for them.
         self._running: Counter[str] = Counter()
         self._ending: dict[str, object] = {}
-        self.text = TextCommands(TextSearch(client), cursor_store)
         self.stored = StoredDocuments(database_file)
         self.catalog = IndexCatalog(client, self.stored, self.access)
-        self.indexes = IndexCommands(self.catalog, self.text, client)
         self.planner = Planner(self.catalog, self.stored, client.mongodb_dialect, cursor_store)
+        self.text = TextCommands(TextSearch(client, self.catalog), cursor_store,
+                                 self.planner.documents, client.mongodb_dialect)
+        self.indexes = IndexCommands(self.catalog, self.text, client)
         self._client = client
 
     # The proxy calls these two directly.
@@ -357,7 +364,8 @@ def _opens_change_stream(command: dict[str, Any]) -> bool:
 class EmbeddedServer:
     """One embedded server bound to ``host:port`` with its data under ``data_dir``.
 
-    ``data_dir=None`` keeps everything in memory (used by throwaway tests). The
+    ``data_dir=None`` keeps everything in a temporary directory removed at
+    ``stop`` (the layer reads the engine's file, so there is always one). The
     wire protocol is served on the calling loop; the engine and the layer run
     on an ``EngineHost`` thread.
     """
@@ -381,6 +389,7 @@ class EmbeddedServer:
         self._layer: CommandLayer | None = None
         self._client: AsyncMongoClient | None = None
         self._reaper: asyncio.Task[None] | None = None
+        self._temporary: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def uri(self) -> str:
@@ -391,12 +400,12 @@ class EmbeddedServer:
         engine_fixes.install()
         indexes.install()
         if self.data_dir is None:
-            engine = SQLiteEngine(":memory:")
-            journal = None
-        else:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            engine = SQLiteEngine(str(self.data_dir / "mongoeco.sqlite3"))
-            journal = str(self.data_dir / "changestream.journal")
+            self._temporary = tempfile.TemporaryDirectory(prefix="pialara-embedded-")
+            self.data_dir = Path(self._temporary.name)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = SQLiteEngine(str(self.data_dir / "mongoeco.sqlite3"),
+                              aggregation_spill_threshold=SPILL_THRESHOLD)
+        journal = str(self.data_dir / "changestream.journal")
         client = AsyncMongoClient(
             engine,
             change_stream_history_size=self.history_size,
@@ -412,7 +421,8 @@ class EmbeddedServer:
         client = await self._engine.run(self._open_engine())
         proxy = LayeredProxy(client=client, host=self.host, port=self.port)
         identity = ReplicaSetIdentity(self.set_name, self.host, self.port)
-        database_file = None if self.data_dir is None else self.data_dir / "mongoeco.sqlite3"
+        assert self.data_dir is not None
+        database_file = self.data_dir / "mongoeco.sqlite3"
         layer = CommandLayer(proxy._executor, client, identity, proxy._cursor_store,
                              database_file)
         proxy._executor = layer  # type: ignore[assignment]
@@ -421,7 +431,7 @@ class EmbeddedServer:
         self._layer, self._proxy, self._client = layer, proxy, client
         address = await proxy.start()
         self.port = identity.port = address.port
-        log.info("embedded MongoDB serving on %s (data: %s)", self.uri, self.data_dir or "memory")
+        log.info("embedded MongoDB serving on %s (data: %s)", self.uri, self.data_dir)
         return self.uri
 
     async def _reap_idle_cursors(self) -> None:
@@ -452,3 +462,6 @@ class EmbeddedServer:
             await self._engine.run(self._close_engine(proxy))
         self._engine.stop()
         self._proxy = self._layer = self._client = None
+        if self._temporary is not None:
+            self._temporary.cleanup()
+            self._temporary = self.data_dir = None

@@ -1,10 +1,12 @@
 """Wire commands that involve text indexes, answered with ``TextSearch``.
 
 ``find``, ``count`` and ``aggregate`` whose filter (or leading ``$match``)
-holds ``$text`` are rewritten to an ``_id`` match on the documents the text
-index found, then run by mongoeco; scores are added back (``$meta:
-"textScore"`` in projections and sorts). Index commands keep text indexes in
-the layer and the rest in mongoeco.
+holds ``$text`` are answered from the documents the text index found (read by
+storage key, checked against the rest of the filter with mongoeco's matcher);
+scores are added back (``$meta: "textScore"`` in projections and sorts).
+Pipelines whose later stages read other collections run in mongoeco on an
+``_id`` match. Index commands keep text indexes in the layer and the rest in
+mongoeco.
 """
 
 from __future__ import annotations
@@ -13,16 +15,21 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from mongoeco.core.filtering import QueryEngine
+from mongoeco.core.projections import _ProjectionExecutor
+from mongoeco.core.query_plan import compile_filter
+
 from pialara_async.embedded.errors import CommandError
+from pialara_async.embedded.indexes import storage_key
 from pialara_async.embedded.text_search import TextSearch
 
 SCORE_FIELD = "__pialara_text_score"
-# mongoeco turns a long $in list into a nested expression it cannot evaluate
-# past a depth of 1,000 (about 330 ObjectIds): matches are fetched this many at a time.
-CHUNK = 200
+CHUNK = 500  # documents read at a time
 _NEEDS_COLLECTIONS = ("$lookup", "$graphLookup", "$unionWith", "$merge", "$out", "$facet")
 _META = {"$meta": "textScore"}
 Execute = Callable[[Any], Awaitable[dict[str, Any]]]
+# (namespace, storage keys) -> documents (internal form) that exist, in order.
+Fetch = Callable[[str, list[str]], list[dict[str, Any]]]
 
 
 def split_text(query: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
@@ -53,11 +60,6 @@ def _search_string(text: Any) -> str:
         raise CommandError(2, "BadValue", "the embedded server's text search folds case and "
                                           "diacritics only")
     return text["$search"]
-
-
-def _with_ids(rest: dict[str, Any], ids: list[Any]) -> dict[str, Any]:
-    match = {"_id": {"$in": ids}}
-    return {"$and": [rest, match]} if rest else match
 
 
 def _is_meta(value: Any) -> bool:
@@ -105,11 +107,14 @@ def _is_inclusion(projection: dict[str, Any]) -> bool:
 
 
 class TextCommands:
-    def __init__(self, search: TextSearch, cursor_store: Any) -> None:
+    def __init__(self, search: TextSearch, cursor_store: Any, fetch: Fetch,
+                 dialect: Any) -> None:
         self.search = search
         self._cursor_store = cursor_store
+        self._fetch = fetch
+        self._dialect = dialect
 
-    async def _scores(self, namespace: str, text: Any) -> dict[Any, float]:
+    async def _scores(self, namespace: str, text: Any) -> dict[str, float]:
         return await self.search.search(namespace, _search_string(text))
 
     # --- queries -----------------------------------------------------------------
@@ -132,16 +137,17 @@ class TextCommands:
             return await self._count(context)
         return await self._aggregate(context, execute)
 
-    async def _matching(self, db_name: str, collection: str, rest: dict[str, Any],
-                        ids: list[Any], projection: dict[str, Any] | None = None,
-                        enough: int | None = None) -> list[dict[str, Any]]:
-        """Documents among ``ids`` that also match ``rest``, fetched in chunks
-        (mongoeco refuses very long ``$in`` lists); stops once ``enough`` are found."""
-        target = self.search._client.get_database(db_name).get_collection(collection)
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(ids), CHUNK):
-            query = _with_ids(rest, ids[start:start + CHUNK])
-            found += await target.find(query, projection).to_list()
+    def _matching(self, namespace: str, rest: dict[str, Any], keys: list[str],
+                  enough: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """``(storage key, document)`` of ``keys`` (in order) that also match
+        ``rest``; stops once ``enough`` are found."""
+        compiled = compile_filter(rest, dialect=self._dialect) if rest else None
+        found: list[tuple[str, dict[str, Any]]] = []
+        for start in range(0, len(keys), CHUNK):
+            for document in self._fetch(namespace, keys[start:start + CHUNK]):
+                if compiled is None or QueryEngine.match_plan(document, compiled,
+                                                              dialect=self._dialect):
+                    found.append((storage_key(document["_id"]), document))
             if enough is not None and len(found) >= enough:
                 break
         return found
@@ -165,80 +171,75 @@ class TextCommands:
         score_fields = [key for key, value in projection.items() if _is_meta(value)]
         for key in score_fields:
             del projection[key]
-        drop_id = projection.get("_id") in (0, False)
-        if drop_id:
-            del projection["_id"]  # scores are found by _id
         sort = dict(command.get("sort") or {})
         skip, limit = command.get("skip", 0) or 0, command.get("limit", 0) or 0
         by_score_only = bool(sort) and all(_is_meta(value) for value in sort.values())
         # Best scores first, so a page sorted by score needs only its first chunks.
-        ids = sorted(scores, key=scores.__getitem__, reverse=True)
+        keys = sorted(scores, key=scores.__getitem__, reverse=True)
         if by_score_only and not rest:
-            # Every indexed id is a document of the collection: fetch just the page.
-            ids = ids[skip:skip + limit if limit else None]
+            # Every indexed key is a document of the collection: fetch just the page.
+            keys = keys[skip:skip + limit if limit else None]
             skip = 0
-        documents = await self._matching(
-            context.db_name, command["find"], rest, ids, projection or None,
-            enough=skip + limit if by_score_only and limit else None)
-        documents.sort(key=functools.cmp_to_key(_sort_comparator(sort, scores)))
-        documents = documents[skip:skip + limit if limit else None]
-        for document in documents:
-            score = scores.get(document.get("_id"), 0.0)
-            for key in score_fields:
-                document[key] = score
-            if drop_id:
-                document.pop("_id", None)
+        found = self._matching(namespace, rest, keys,
+                               enough=skip + limit if by_score_only and limit else None)
+        found.sort(key=functools.cmp_to_key(_sort_comparator(sort, scores)))
+        found = found[skip:skip + limit if limit else None]
+        project = _ProjectionExecutor(projection or None, dialect=self._dialect)
+        documents = []
+        for key, document in found:
+            shown = project(document)
+            for field in score_fields:
+                shown[field] = scores.get(key, 0.0)
+            documents.append(shown)
         return self._reply(context, documents, "find", command.pop("batchSize", None))
 
     async def _count(self, context: Any) -> dict[str, Any]:
         command = context.command_document
+        namespace = f"{context.db_name}.{command['count']}"
         text, rest = split_text(command.get("query"))
-        scores = await self._scores(f"{context.db_name}.{command['count']}", text)
+        scores = await self._scores(namespace, text)
         if not rest:  # the index holds exactly the collection's matching documents
             return {"n": len(scores), "ok": 1.0}
-        target = self.search._client.get_database(context.db_name).get_collection(
-            command["count"])
-        ids = list(scores)
-        total = 0
-        for start in range(0, len(ids), CHUNK):
-            total += await target.count_documents(_with_ids(rest, ids[start:start + CHUNK]))
-        return {"n": total, "ok": 1.0}
+        return {"n": len(self._matching(namespace, rest, list(scores))), "ok": 1.0}
 
     async def _aggregate(self, context: Any, execute: Execute) -> dict[str, Any]:
         command = context.command_document
+        namespace = f"{context.db_name}.{command['aggregate']}"
         pipeline: list[dict[str, Any]] = command["pipeline"]
         text, rest = split_text(pipeline[0]["$match"])
-        scores = await self._scores(f"{context.db_name}.{command['aggregate']}", text)
+        scores = await self._scores(namespace, text)
         later = pipeline[1:]
         if not rest and later == [{"$group": {"_id": 1, "n": {"$sum": 1}}}]:
             # count_documents: the text index knows the answer.
             counted = [{"_id": 1, "n": len(scores)}] if scores else []
             return self._reply(context, counted, "aggregate", None)
+        found = self._matching(namespace, rest, list(scores))
         if any(key in stage for stage in later for key in _NEEDS_COLLECTIONS):
-            return await self._aggregate_in_engine(context, execute, rest, scores)
-        documents = await self._matching(context.db_name, command["aggregate"], rest,
-                                         list(scores))
-        for document in documents:
-            document[SCORE_FIELD] = scores.get(document.get("_id"), 0.0)
+            return await self._aggregate_in_engine(context, execute, found, scores)
+        documents = []
+        for key, document in found:
+            document[SCORE_FIELD] = scores.get(key, 0.0)
+            documents.append(document)
         from mongoeco.core.aggregation import apply_pipeline
 
-        results = apply_pipeline(documents, [*_score_stages(later), {"$unset": SCORE_FIELD}])
+        results = apply_pipeline(documents, [*_score_stages(later), {"$unset": SCORE_FIELD}],
+                                 dialect=self._dialect)
         return self._reply(context, results, "aggregate",
                            (command.get("cursor") or {}).get("batchSize"))
 
     async def _aggregate_in_engine(self, context: Any, execute: Execute,
-                                   rest: dict[str, Any], scores: dict[Any, float]) -> (
-        dict[str, Any]
-    ):
+                                   found: list[tuple[str, dict[str, Any]]],
+                                   scores: dict[str, float]) -> dict[str, Any]:
         """Stages that read other collections: let mongoeco run the whole pipeline."""
         command = context.command_document
-        ids = list(scores)
-        stages: list[dict[str, Any]] = [{"$match": _with_ids(rest, ids)}]
+        ids = [document["_id"] for _key, document in found]
+        stages: list[dict[str, Any]] = [{"$match": {"_id": {"$in": ids}}}]
         later = command["pipeline"][1:]
         if _mentions_meta(later):
             # Each document's score by position of its _id in the match list.
             stages.append({"$addFields": {SCORE_FIELD: {"$arrayElemAt": [
-                [scores[i] for i in ids], {"$indexOfArray": [ids, "$_id"]}]}}})
+                [scores[key] for key, _document in found],
+                {"$indexOfArray": [ids, "$_id"]}]}}})
             stages += [*_score_stages(later), {"$unset": SCORE_FIELD}]
         else:
             stages += later
@@ -292,17 +293,17 @@ class TextCommands:
 
 
 def _sort_comparator(
-    sort: dict[str, Any], scores: dict[Any, float]
-) -> Callable[[dict[str, Any], dict[str, Any]], int]:
-    def value(document: dict[str, Any], key: str, direction: Any) -> Any:
+    sort: dict[str, Any], scores: dict[str, float]
+) -> Callable[[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]], int]:
+    def value(found: tuple[str, dict[str, Any]], key: str, direction: Any) -> Any:
         if _is_meta(direction):
-            return scores.get(document.get("_id"), 0.0)
-        current: Any = document
+            return scores.get(found[0], 0.0)
+        current: Any = found[1]
         for part in key.split("."):
             current = current.get(part) if isinstance(current, dict) else None
         return current
 
-    def compare(left: dict[str, Any], right: dict[str, Any]) -> int:
+    def compare(left: tuple[str, dict[str, Any]], right: tuple[str, dict[str, Any]]) -> int:
         for key, direction in sort.items():
             a, b = value(left, key, direction), value(right, key, direction)
             if a == b:

@@ -53,7 +53,11 @@ _STEMMER = snowballstemmer.stemmer("english")
 
 def fold(text: str) -> str:
     """Lower case without diacritics (MongoDB's version 3 text index)."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
+    if decomposed.isascii():
+        return decomposed
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
@@ -61,9 +65,22 @@ def words(text: str) -> list[str]:
     return _TOKEN.findall(fold(text))
 
 
+# A text's vocabulary is small beside its words: stem each word once.
+_STEMS: dict[str, str] = {}
+
+
+def _stem(word: str) -> str:
+    stem = _STEMS.get(word)
+    if stem is None:
+        if len(_STEMS) > 500_000:
+            _STEMS.clear()
+        stem = _STEMS[word] = _STEMMER.stemWord(word)
+    return stem
+
+
 def terms(text: str) -> list[str]:
     """Stemmed terms of ``text`` without stop words, in order."""
-    return _STEMMER.stemWords([w for w in words(text) if w not in STOP_WORDS])
+    return [_stem(w) for w in words(text) if w not in STOP_WORDS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,14 +181,17 @@ class TextIndexSpec:
 
 @dataclass(slots=True)
 class TextIndex:
-    spec: TextIndexSpec
-    postings: dict[str, dict[Any, float]] = field(default_factory=lambda: defaultdict(dict))
-    documents: dict[Any, dict[str, float]] = field(default_factory=dict)
-    texts: dict[Any, str] = field(default_factory=dict)
-    stream: Any = None
+    """Postings of one collection's text index, by storage key."""
 
-    def add(self, document: dict[str, Any]) -> None:
-        key = document["_id"]
+    spec: TextIndexSpec
+    postings: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    documents: dict[str, dict[str, float]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def put(self, key: str, document: dict[str, Any]) -> None:
         self.remove(key)
         scores = score_terms(document, self.spec.weights)
         self.documents[key] = scores
@@ -182,19 +202,14 @@ class TextIndex:
             fold(value) for path in self.spec.weights for value in _field_values(document, path)
         )
 
-    def remove(self, key: Any) -> None:
+    def remove(self, key: str) -> None:
         scores = self.documents.pop(key, None)
         self.texts.pop(key, None)
         for term in scores or ():
             self.postings[term].pop(key, None)
 
-    def clear(self) -> None:
-        self.postings.clear()
-        self.documents.clear()
-        self.texts.clear()
-
-    def search(self, query: TextQuery) -> dict[Any, float]:
-        scores: dict[Any, float] = defaultdict(float)
+    def search(self, query: TextQuery) -> dict[str, float]:
+        scores: dict[str, float] = defaultdict(float)
         for term in query.terms:
             for key, score in self.postings.get(term, {}).items():
                 scores[key] += score
@@ -207,27 +222,34 @@ class TextIndex:
 
 
 class TextSearch:
-    """All text indexes of one embedded server."""
+    """Text index definitions of one embedded server; the indexes themselves live
+    with the collection's other indexes (``indexes.IndexCatalog``), built in the
+    same scan and kept current from the same committed changes."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, catalog: Any) -> None:
         self._client = client
+        self._catalog = catalog
         self._specs: dict[str, TextIndexSpec] | None = None
-        self._indexes: dict[str, TextIndex] = {}
+        catalog.text_spec = self.spec
 
     def _registry(self) -> Any:
         return self._client.get_database(REGISTRY_DB).get_collection(REGISTRY_COLLECTION)
 
     async def _load(self) -> dict[str, TextIndexSpec]:
         if self._specs is None:
-            self._specs = {}
+            specs = {}
             async for row in self._registry().find({}):
-                self._specs[row["_id"]] = TextIndexSpec(
+                specs[row["_id"]] = TextIndexSpec(
                     row["name"], row["weights"], row.get("default_language", "english")
                 )
+            self._specs = specs
         return self._specs
 
     async def spec(self, namespace: str) -> TextIndexSpec | None:
         return (await self._load()).get(namespace)
+
+    async def namespaces(self) -> list[str]:
+        return list(await self._load())
 
     async def create(self, namespace: str, index: dict[str, Any]) -> bool:
         """Register a text index; False when the same one exists already."""
@@ -247,6 +269,7 @@ class TextSearch:
             upsert=True,
         )
         (await self._load())[namespace] = spec
+        self._catalog.forget(namespace)
         return True
 
     async def drop(self, namespace: str, name: str | None = None) -> bool:
@@ -255,56 +278,27 @@ class TextSearch:
             return False
         await self._registry().delete_one({"_id": namespace})
         (await self._load()).pop(namespace, None)
-        index = self._indexes.pop(namespace, None)
-        if index is not None and index.stream is not None:
-            index.stream.close()
+        self._catalog.forget(namespace)
         return True
 
     async def drop_database(self, db_name: str) -> None:
         for namespace in [ns for ns in await self._load() if ns.split(".", 1)[0] == db_name]:
             await self.drop(namespace)
 
-    async def search(self, namespace: str, search: str) -> dict[Any, float]:
-        spec = await self.spec(namespace)
-        if spec is None:
+    async def rename(self, source: str, target: str) -> None:
+        spec = await self.spec(source)
+        if spec is not None:
+            await self.drop(source)
+            await self.create(target, {"name": spec.name, "key": dict.fromkeys(spec.weights,
+                                                                               "text"),
+                                       "weights": spec.weights,
+                                       "default_language": spec.default_language})
+
+    async def search(self, namespace: str, search: str) -> dict[str, float]:
+        """Scores of the matching documents, by storage key."""
+        if await self.spec(namespace) is None:
             raise CommandError(27, "IndexNotFound", "text index required for $text query")
-        index = await self._current(namespace, spec)
-        return index.search(parse_search(search))
-
-    async def _current(self, namespace: str, spec: TextIndexSpec) -> TextIndex:
-        db_name, coll_name = namespace.split(".", 1)
-        collection = self._client.get_database(db_name).get_collection(coll_name)
-        index = self._indexes.get(namespace)
-        if index is None or index.spec is not spec:
-            index = TextIndex(spec)
-            await self._rebuild(index, collection)
-            self._indexes[namespace] = index
-            return index
-        try:
-            while (change := await index.stream.try_next()) is not None:
-                self._apply(index, change)
-        except Exception:
-            # History lost or the stream closed: start over from the data.
-            await self._rebuild(index, collection)
-        return index
-
-    async def _rebuild(self, index: TextIndex, collection: Any) -> None:
-        if index.stream is not None:
-            index.stream.close()
-        # Watch first, then scan: a write in between is seen twice, never lost.
-        index.stream = collection.watch(full_document="updateLookup", max_await_time_ms=0)
-        index.clear()
-        projection = dict.fromkeys(index.spec.weights, 1)
-        async for document in collection.find({}, projection):
-            index.add(document)
-
-    @staticmethod
-    def _apply(index: TextIndex, change: dict[str, Any]) -> None:
-        kind = change.get("operationType")
-        key = (change.get("documentKey") or {}).get("_id")
-        if kind in ("insert", "update", "replace") and change.get("fullDocument") is not None:
-            index.add(change["fullDocument"])
-        elif kind == "delete":
-            index.remove(key)
-        elif kind in ("drop", "invalidate", "dropDatabase"):
-            index.clear()
+        state = await self._catalog.collection(namespace)
+        if state.text is None:
+            raise CommandError(27, "IndexNotFound", "text index required for $text query")
+        return state.text.search(parse_search(search))
