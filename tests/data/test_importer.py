@@ -7,6 +7,7 @@ import gzip
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from pialara_async.data.importer import (
     import_file,
     read_documents,
 )
+from pialara_async.db import driver
 
 DOCS = [
     {"_id": ObjectId("573a1390f29313caabcd42e8"), "title": "The Great Train Robbery",
@@ -139,3 +141,77 @@ def test_import_command_prints_counts_and_fails_cleanly(
     drop = "import pymongo, sys; pymongo.MongoClient(sys.argv[1]).drop_database(sys.argv[2])"
     subprocess.run([sys.executable, "-c", drop, mongo_uri, database_name],
                    check=True, timeout=60)
+
+
+SAMPLE_COMMENTS = 50_304
+
+
+def comments_dump(folder: Path) -> Path:
+    """MongoDB's full sample_mflix comments dump (50,304 documents, ``../shared``
+    beside the checkout, or ``PIALARA_SAMPLE_DATA``); where a checkout has none,
+    a dump of the same size and shape written here."""
+    import os
+
+    shared = Path(os.environ.get("PIALARA_SAMPLE_DATA") or
+                  Path(__file__).resolve().parents[2].parent / "shared" / "sample_mflix")
+    real = shared / "comments.bson.gz"
+    if real.exists():
+        return real
+    movies = [ObjectId() for _ in range(1_000)]
+    start = datetime.datetime(1970, 1, 1)
+    path = folder / "comments.bson.gz"
+    with gzip.open(path, "wb") as dump:
+        for n in range(SAMPLE_COMMENTS):
+            dump.write(bson.encode({
+                "_id": ObjectId(), "name": f"Viewer {n % 997}", "email": f"v{n % 997}@x.org",
+                "movie_id": movies[n % len(movies)], "text": "Lorem ipsum dolor sit amet " * 3,
+                "date": start + datetime.timedelta(minutes=n * 97)}))
+    return path
+
+
+def import_command(uri: str, database: str, *args: str,
+                   **environment: str) -> subprocess.CompletedProcess[str]:
+    env = {"MONGODB_URI": uri, "PIALARA_MONGODB__DATABASE": database, "PATH": "/usr/bin:/bin",
+           **environment}
+    return subprocess.run([sys.executable, "-m", "pialara_async", "import", *args],
+                          capture_output=True, text=True, env=env, timeout=600, check=False)
+
+
+async def test_the_sample_comments_dump_imports_and_counts(
+    tmp_path: Path, mongo_uri: str, database_name: str, db: Any
+) -> None:
+    """The whole mongodump of sample_mflix's comments, then counts over it (which
+    must not hit a limit on how many documents an aggregation may hold)."""
+    dump = comments_dump(tmp_path)
+    imported = import_command(mongo_uri, database_name, "--drop", str(dump))
+    assert imported.returncode == 0, imported.stderr
+    assert f"comments: {SAMPLE_COMMENTS} imported, {SAMPLE_COMMENTS} in the collection" \
+        in imported.stdout
+    with gzip.open(dump, "rb") as source:
+        documents = bson.decode_all(source.read())
+    movie = documents[0]["movie_id"]
+    assert await db.comments.count_documents({}) == SAMPLE_COMMENTS
+    assert await db.comments.count_documents({"movie_id": movie}) == \
+        sum(d["movie_id"] == movie for d in documents)
+    assert await db.comments.estimated_document_count() == SAMPLE_COMMENTS
+    # A blocking stage over every comment (more than mongoeco held by default).
+    busiest = await driver.aggregate_list(db.comments, [
+        {"$group": {"_id": "$movie_id", "n": {"$sum": 1}}}, {"$sort": {"n": -1}},
+        {"$limit": 1}])
+    assert busiest[0]["n"] == Counter(d["movie_id"] for d in documents).most_common(1)[0][1]
+
+
+def test_import_reports_an_unreachable_database_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dump = tmp_path / "comments.json"
+    dump.write_text(relaxed({"_id": 1, "text": "hi"}))
+    failed = import_command(f"mongodb://127.0.0.1:{port}/?directConnection=true", "x",
+                            str(dump), PIALARA_MONGODB__SERVER_SELECTION_TIMEOUT_MS="300")
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) <= 2  # the error; what was written
+    assert "import failed" in failed.stderr or "before the error" in failed.stderr

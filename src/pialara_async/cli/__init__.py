@@ -33,6 +33,17 @@ def _run[T](coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+def _run_or_fail[T](coroutine: Coroutine[Any, Any, T], what: str) -> T:
+    """Run a data command; a database or file failure ends it with one line, exit 1."""
+    from pialara_async.embedded.process import EmbeddedStartError
+
+    try:
+        return _run(coroutine)
+    except (PyMongoError, EmbeddedStartError, OSError) as error:
+        _fail(f"{what} failed: {str(error).splitlines()[0][:300]}", code=1)
+        raise  # unreachable: _fail exits
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
@@ -171,10 +182,7 @@ def seed(ctx: click.Context, movies: int, comments: int, users: int, seed_value:
             for account in accounts:
                 click.echo(f"  {account.role:<11} {account.email:<26} {account.password}")
 
-    try:
-        _run(run())
-    except PyMongoError as error:
-        _fail(f"seed failed: {str(error).splitlines()[0][:200]}", code=1)
+    _run_or_fail(run(), "seed")
 
 
 @main.command("import")
@@ -222,7 +230,7 @@ def import_files(ctx: click.Context, files: tuple[Path, ...], collection: str | 
                 click.echo(f"{name}: {count} imported, {await db[name].count_documents({})} "
                            "in the collection")
 
-    _run(run())
+    _run_or_fail(run(), "import")
 
 
 @main.command()
@@ -242,7 +250,4 @@ def migrate(ctx: click.Context) -> None:
                 click.echo(f"{result.name}: {result.changed} changed{left}")
             await stats.refresh_director_stats(db)
 
-    try:
-        _run(run())
-    except PyMongoError as error:
-        _fail(f"migrate failed: {str(error).splitlines()[0][:200]}", code=1)
+    _run_or_fail(run(), "migrate")
