@@ -280,3 +280,14 @@ async def test_comparisons_match_only_their_type_bracket(db: Any, indexed: bool)
     assert await ids({"$gt": "a"}) == {"after", "mixed"}
     assert await ids({"$lte": "2"}) == {"ten-text"}
     assert await db.values.count_documents({"n": {"$gte": 10}}) == 2
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+async def test_in_and_nin_take_long_lists(db: Any, indexed: bool) -> None:
+    if indexed:
+        await db.items.create_index("code")
+    await db.items.insert_many([{"code": f"c{n}", "n": n} for n in range(3000)] + [{"n": -1}])
+    wanted = [f"c{n}" for n in range(0, 3000, 2)] + [f"absent{n}" for n in range(500)]
+    assert await db.items.count_documents({"code": {"$in": wanted}}) == 1500
+    assert await db.items.count_documents({"code": {"$nin": wanted}}) == 1501
+    assert await db.items.count_documents({"n": {"$in": list(range(-1, 5000, 3))}}) == 1001

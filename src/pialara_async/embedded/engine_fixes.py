@@ -77,6 +77,13 @@ matches neither ``"after"`` nor ``null`` nor ``[1, "x"]``. mongoeco compared
 across brackets by sort order (a string is "greater" than every number), in
 its matcher and in the SQL it generates. Both now stay in the bracket
 (``MinKey`` and ``MaxKey`` still compare with everything, as in MongoDB).
+
+9. ``$in`` and ``$nin`` take lists of any length.
+
+mongoeco's SQL for ``$in`` chains one clause per value with ``OR``, which
+SQLite parses as a tree as deep as the list is long: past about 300 values
+the query failed with "Expression tree is too large (maximum depth 1000)".
+Long lists are now translated in groups joined as a balanced tree.
 """
 
 from __future__ import annotations
@@ -310,6 +317,33 @@ def _translate_comparison_within_bracket(operator: str, field: str, value: Any) 
     return sqlite_query._translate_scalar_or_array_same_type_comparison(operator, field, value)
 
 
+# Fix 9.
+_translate_membership = sqlite_query._translate_membership
+_MEMBERSHIP_GROUP = 64
+
+
+def _balanced(parts: list[tuple[str, list[Any]]], joiner: str) -> tuple[str, list[Any]]:
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    left_sql, left_params = _balanced(parts[:middle], joiner)
+    right_sql, right_params = _balanced(parts[middle:], joiner)
+    return f"(({left_sql}){joiner}({right_sql}))", [*left_params, *right_params]
+
+
+def _translate_membership_in_groups(field: str, values: Any, *, negated: bool,
+                                    **options: Any) -> Any:
+    values = tuple(values)
+    if len(values) <= _MEMBERSHIP_GROUP:
+        return _translate_membership(field, values, negated=negated, **options)
+    parts = [_translate_membership(field, values[start:start + _MEMBERSHIP_GROUP],
+                                   negated=negated, **options)
+             for start in range(0, len(values), _MEMBERSHIP_GROUP)]
+    sql, params = _balanced([(sql, list(params)) for sql, params in parts],
+                            " AND " if negated else " OR ")
+    return sql, params
+
+
 def install() -> None:
     global _installed
     if not _installed:
@@ -331,6 +365,7 @@ def install() -> None:
         _filtering_matching.FilteringMatchingMixin._comparison_matches_candidate = \
             classmethod(_comparison_within_bracket)
         sqlite_query._translate_comparison = _translate_comparison_within_bracket
+        sqlite_query._translate_membership = _translate_membership_in_groups
         _sqlite_outbox.compact_change_outbox = _compact_delivered_changes
         sqlite_engine_module._sqlite_compact_change_outbox = _compact_delivered_changes
         _installed = True

@@ -1,0 +1,39 @@
+"""Thirty-two users at once, for thirty seconds: nothing times out, fails or is lost.
+
+The load (``tests/mixed_load.py``) reads movie pages and lists, posts and
+deletes comments (each in a transaction with the movie's counter) and saves
+preferences, while ``/ready`` is probed. The figures of the same load at the
+benchmark's scale are in ``bench/service_at_scale.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pialara_async.app import create_app
+from pialara_async.data.generate import Sizes
+from pialara_async.data.seed import seed_demo_data
+from pialara_async.settings import Settings
+from tests import mixed_load
+
+
+async def test_thirty_two_users_for_thirty_seconds(
+    aiohttp_server: Any, settings: Settings, db: Any
+) -> None:
+    await seed_demo_data(db, Sizes(movies=300, comments=900, users=10), seed=5)
+    movies = [m["_id"] async for m in db.movies.find({}, {"_id": 1}).limit(30)]
+    server = await aiohttp_server(create_app(settings))
+    report = await mixed_load.run(str(server.make_url("")).rstrip("/"), movies,
+                                  clients=32, seconds=30)
+    await mixed_load.verify(db, report)
+    assert report.total > 32 * 10, report.requests
+    assert report.timeouts == 0
+    assert report.server_errors == 0, report.failures[:5]
+    assert report.failures == []
+    assert report.ready_probes > 10
+    assert report.ready_failures == 0
+    assert report.posted
+    assert report.deleted
+    assert report.preferences
+    assert report.lost == []
+    assert report.counter_mismatches == []
