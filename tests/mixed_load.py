@@ -40,6 +40,8 @@ class Report:
     # What the service acknowledged, for verify().
     posted: dict[str, tuple[ObjectId, str]] = field(default_factory=dict)  # text -> movie, email
     deleted: set[ObjectId] = field(default_factory=set)
+    # Deletions whose answer never came (timed out): applied or not.
+    in_doubt: set[ObjectId] = field(default_factory=set)
     comment_ids: dict[str, ObjectId] = field(default_factory=dict)  # text -> id
     preferences: dict[str, dict[str, str]] = field(default_factory=dict)  # email -> last saved
     # Filled by verify().
@@ -141,6 +143,8 @@ class _Client:
                                                {"comment_id": str(comment_id)})
             if self._expect(action, status, 200, payload):
                 self.report.deleted.add(comment_id)
+            elif status == 0:
+                self.report.in_doubt.add(comment_id)
         else:
             preferences = {"favourite": self.random.choice(["Drama", "Comedy", "Western"]),
                            "stamp": uuid.uuid4().hex[:8]}
@@ -198,6 +202,8 @@ async def verify(db: Any, report: Report) -> Report:
     found = {c["text"]: c async for c in db.comments.find({"text": {"$in": texts}})}
     for text, (movie, email) in report.posted.items():
         comment_id = report.comment_ids[text]
+        if comment_id in report.in_doubt:
+            continue
         if comment_id in report.deleted:
             if text in found:
                 report.lost.append(f"deleted comment {comment_id} is still there")

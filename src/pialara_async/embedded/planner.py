@@ -360,7 +360,7 @@ class Planner:
             return None
         keys = walk(plan)
         if plan.ordered:
-            if plan.exact and not variables:
+            if plan.exact:
                 page = list(itertools.islice(keys, skip, skip + limit if limit else None))
                 return self._fetch(namespace, page, engine=not public)
             documents = self._matches(namespace, keys, query, wanted, variables)[skip:]
@@ -405,6 +405,11 @@ class Planner:
         if plan is None:
             return None
         if plan.exact:
+            if len(plan.ranges) == 1 and not any(plan.index.multikey[plan.points:]):
+                # One walk within fixed values of the leading fields, whose other
+                # fields are never arrays, meets each document once: the count
+                # is the number of entries.
+                return plan.candidates
             return sum(1 for _key in walk(plan))
         return len(self._matches(namespace, walk(plan), query, None))
 
@@ -539,6 +544,8 @@ class Planner:
         if "$match" not in first or _mentions(pipeline[1:], _FOREIGN_STAGES):
             return None
         rest = pipeline[1:]
+        if rest and await self._implied(namespace, first["$match"], rest[0], variables):
+            rest = rest[1:]
         sort = None
         if rest and "$sort" in rest[0] and _sort_spec(rest[0]["$sort"]) is not None:
             sort, rest = rest[0]["$sort"], rest[1:]
@@ -554,6 +561,40 @@ class Planner:
         if documents is None or not rest:
             return documents
         return apply_pipeline(documents, rest, variables=variables, dialect=self._dialect)
+
+
+    async def _implied(self, namespace: str, match: Any, stage: dict[str, Any],
+                       variables: dict[str, Any] | None) -> bool:
+        """Whether ``stage`` is ``{$match: {$expr: {$eq: ["$f", v]}}}`` and ``match``
+        already requires ``f`` to equal ``v`` where ``f`` is never an array (then
+        the two agree document by document: a correlated ``$lookup``'s shape)."""
+        expression = stage.get("$match")
+        if not isinstance(expression, dict) or list(expression) != ["$expr"]:
+            return False
+        operands = expression["$expr"].get("$eq") if isinstance(expression["$expr"], dict) \
+            and list(expression["$expr"]) == ["$eq"] else None
+        if not isinstance(operands, list) or len(operands) != 2:
+            return False
+        field = next((o[1:] for o in operands if isinstance(o, str) and o.startswith("$")
+                      and not o.startswith("$$")), None)
+        other = next((o for o in operands if not (isinstance(o, str) and o.startswith("$")
+                                                   and not o.startswith("$$"))), None)
+        if field is None or not isinstance(match, dict) or field not in match:
+            return False
+        if isinstance(other, str) and other.startswith("$$"):
+            if not variables or other[2:] not in variables:
+                return False
+            other = variables[other[2:]]
+        elif isinstance(other, str) and other.startswith("$"):
+            return False
+        wanted = match[field]
+        if not is_plain_scalar(wanted) or not is_plain_scalar(other) or \
+                order_key(wanted) != order_key(other):
+            return False
+        state = await self._state(namespace)
+        return state is not None and any(
+            index.spec.fields[0] == field and not index.multikey[0] and index.exact
+            for index in state.indexes.values())
 
 
 def _mentions(value: Any, names: tuple[str, ...]) -> bool:
