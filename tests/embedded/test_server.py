@@ -291,3 +291,32 @@ async def test_in_and_nin_take_long_lists(db: Any, indexed: bool) -> None:
     assert await db.items.count_documents({"code": {"$in": wanted}}) == 1500
     assert await db.items.count_documents({"code": {"$nin": wanted}}) == 1501
     assert await db.items.count_documents({"n": {"$in": list(range(-1, 5000, 3))}}) == 1001
+
+
+async def test_a_long_merge_lets_transactions_and_writes_through(
+    mongo_client: Any, db: Any
+) -> None:
+    """An aggregation that ends in $merge (the statistics refresh) writes for
+    seconds; transactions and writes meanwhile do not wait for it to end."""
+    await db.source.insert_many([{"_id": n, "group": n % 1500, "v": n} for n in range(3000)])
+    merge = [{"$group": {"_id": "$group", "total": {"$sum": "$v"}}},
+             {"$merge": {"into": "totals", "whenMatched": "replace"}}]
+    await driver.aggregate_list(db.source, merge)
+    await db.source.update_many({}, {"$inc": {"v": 1}})  # every total will be replaced
+    await db.counters.insert_one({"_id": "c", "n": 0})
+    writes = await driver.watch(db.totals)
+    merging = asyncio.ensure_future(driver.aggregate_list(db.source, merge))
+    await writes.next()  # the second merge is writing
+    await writes.close()
+
+    async def bump(session: Any) -> None:
+        await db.counters.update_one({"_id": "c"}, {"$inc": {"n": 1}}, session=session)
+
+    async with await driver.start_session(mongo_client) as session:
+        await session.with_transaction(bump)
+    await db.counters.update_one({"_id": "c"}, {"$inc": {"n": 1}})
+    assert not merging.done()
+    await merging
+    assert (await db.counters.find_one({"_id": "c"}))["n"] == 2
+    assert await db.totals.count_documents({}) == 1500
+    assert (await db.totals.find_one({"_id": 7}))["total"] == 8 + 1508

@@ -94,6 +94,14 @@ among 50,000 comments, inside the transaction that also counts the comment.
 A conjunction holding an ``_id`` equality now reads that document and checks
 the whole filter on it.
 
+12. Delivering a write's changes starts no thread.
+
+Each write's delivery took a lease on the outbox, started a thread to renew
+it every 10 s, and joined that thread at the end: for a delivery that takes
+milliseconds, the thread was a quarter of the cost of a small write (1,000
+replacements: 2.7 s, 1.95 s without it). The delivering thread now renews the
+lease itself between changes when 10 s have passed.
+
 11. ``distinct`` leaves out documents that lack the field.
 
 mongoeco counted a missing field as the value ``null``; MongoDB's distinct
@@ -108,6 +116,7 @@ import json
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from bson import MaxKey, MinKey
@@ -131,7 +140,7 @@ from mongoeco.engines import sqlite as sqlite_engine_module
 from mongoeco.engines._sqlite_session_runtime import SQLiteSessionRuntime
 from mongoeco.engines.adapter import EngineSpiAdapter
 from mongoeco.engines.sqlite import SQLiteEngine
-from mongoeco.errors import InvalidOperation
+from mongoeco.errors import InvalidOperation, OperationFailure
 from mongoeco.types import DistinctCommandResult
 
 from pialara_async.embedded import bson_order
@@ -428,6 +437,47 @@ async def _execute_distinct_command(self: Any, collection_name: str, key: str,
     return DistinctCommandResult(values=values_seen)
 
 
+# Fix 12.
+class _InlineLeaseRenewal:
+    """Stands for mongoeco's heartbeat state: renews the dispatch lease from the
+    dispatching thread whenever ``_HEARTBEAT`` seconds have passed."""
+
+    def __init__(self, engine: Any, consumer_id: str, generation: int) -> None:
+        self._engine = engine
+        self._consumer_id = consumer_id
+        self._generation = generation
+        self._renewed = time.monotonic()
+
+    def raise_if_failed(self) -> None:
+        if time.monotonic() - self._renewed < _HEARTBEAT:
+            return
+        engine = self._engine
+        with engine._change_delivery_storage() as conn:
+            renewed = _sqlite_outbox.renew_consumer_lease(
+                conn, self._consumer_id, (engine._change_dispatch_owner, self._generation),
+                now_epoch=time.time(), ttl_seconds=sqlite_engine_module.
+                _CHANGE_DISPATCH_LEASE_TTL_SECONDS)
+            conn.commit()
+        if not renewed:
+            raise OperationFailure("change consumer dispatch lease was lost")
+        self._renewed = time.monotonic()
+
+
+_HEARTBEAT = sqlite_engine_module._CHANGE_DISPATCH_HEARTBEAT_SECONDS
+
+
+def _dispatch_without_a_thread(self: Any, consumer_id: str, consumer: Any) -> None:
+    dispatch_key = f"{self._change_dispatch_scope}\0{consumer_id}"
+    with sqlite_engine_module._SQLITE_CHANGE_DISPATCH.hold(dispatch_key):
+        generation = self._acquire_change_dispatch_lease(consumer_id)
+        try:
+            self._dispatch_committed_changes_serial(
+                consumer_id, consumer, generation=generation,
+                heartbeat=_InlineLeaseRenewal(self, consumer_id, generation))
+        finally:
+            self._release_change_dispatch_lease(consumer_id, generation)
+
+
 def install() -> None:
     global _installed
     if not _installed:
@@ -450,6 +500,7 @@ def install() -> None:
             classmethod(_comparison_within_bracket)
         sqlite_query._translate_comparison = _translate_comparison_within_bracket
         sqlite_query._translate_membership = _translate_membership_in_groups
+        SQLiteEngine.dispatch_committed_changes = _dispatch_without_a_thread
         _collection_reads.resolve_distinct_candidates = _distinct_values_present
         _async_collection._resolve_distinct_candidates = _distinct_values_present
         _read_commands.DatabaseAdminReadCommandService.execute_distinct_command = \

@@ -15,6 +15,7 @@ hints, tailable cursors...) are left to mongoeco, unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import math
@@ -336,11 +337,7 @@ class Planner:
         return found if wanted is None else found[:wanted]
 
     async def _state(self, namespace: str) -> CollectionIndexes | None:
-        db_name = namespace.split(".", 1)[0]
-        if db_name in ("admin", "config", "local", "__pialara") or \
-                namespace.split(".", 1)[1].startswith("system."):
-            return None
-        return await self._catalog.collection(namespace)
+        return await self._catalog.collection(namespace) if _own_namespace(namespace) else None
 
     async def query(self, namespace: str, query: Any, sort: Any = None, skip: int = 0,
                     limit: int = 0, *, variables: dict[str, Any] | None = None,
@@ -533,16 +530,28 @@ class Planner:
 
     async def pipeline(self, namespace: str, pipeline: Any,
                        variables: Any = None) -> list[dict[str, Any]] | None:
-        """The results (internal form) of a pipeline that starts with ``$match``,
-        the match served by an index; None when it cannot be."""
-        if not isinstance(pipeline, list) or not pipeline or \
+        """The results (internal form) of a pipeline that reads only its own
+        collection: its leading ``$match`` (and ``$sort``) through an index when
+        one serves them, otherwise a scan of the collection in a worker thread,
+        read from the engine's file (so it never holds the engine). None when
+        the pipeline reads other collections or writes."""
+        if not isinstance(pipeline, list) or \
                 not all(isinstance(s, dict) and len(s) == 1 for s in pipeline):
             return None
         if variables is not None and not isinstance(variables, dict):
             return None
-        first = pipeline[0]
-        if "$match" not in first or _mentions(pipeline[1:], _FOREIGN_STAGES):
+        if _mentions(pipeline, _FOREIGN_STAGES + _WHOLE_QUERY_OPERATORS) or \
+                not _own_namespace(namespace):
             return None
+        if pipeline and "$match" in pipeline[0]:
+            documents = await self._through_index(namespace, pipeline, variables)
+            if documents is not None:
+                return documents
+        return await asyncio.to_thread(self._scanned, namespace, pipeline, variables)
+
+    async def _through_index(self, namespace: str, pipeline: list[dict[str, Any]],
+                             variables: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+        first = pipeline[0]
         rest = pipeline[1:]
         if rest and await self._implied(namespace, first["$match"], rest[0], variables):
             rest = rest[1:]
@@ -560,8 +569,30 @@ class Planner:
                                      variables=variables)
         if documents is None or not rest:
             return documents
-        return apply_pipeline(documents, rest, variables=variables, dialect=self._dialect)
+        return await asyncio.to_thread(apply_pipeline, documents, rest, variables=variables,
+                                       dialect=self._dialect)
 
+    def _scanned(self, namespace: str, pipeline: list[dict[str, Any]],
+                 variables: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """Every document of the collection through ``pipeline`` (in a worker thread)."""
+        db_name, coll_name = namespace.split(".", 1)
+        match = pipeline[0]["$match"] if pipeline and "$match" in pipeline[0] else None
+        compiled = None if match is None else compile_filter(
+            match, dialect=self._dialect, variables=variables or {})
+        connection = self._stored.connect()
+        try:
+            documents = []
+            for _key, text in StoredDocuments.scan(connection, db_name, coll_name):
+                document = engine_document(text)
+                if compiled is None or QueryEngine.match_plan(
+                        document, compiled, dialect=self._dialect, variables=variables):
+                    documents.append(document)
+        finally:
+            connection.close()
+        rest = pipeline[1:] if match is not None else pipeline
+        if not rest:
+            return documents
+        return apply_pipeline(documents, rest, variables=variables, dialect=self._dialect)
 
     async def _implied(self, namespace: str, match: Any, stage: dict[str, Any],
                        variables: dict[str, Any] | None) -> bool:
@@ -595,6 +626,13 @@ class Planner:
         return state is not None and any(
             index.spec.fields[0] == field and not index.multikey[0] and index.exact
             for index in state.indexes.values())
+
+
+def _own_namespace(namespace: str) -> bool:
+    """A user collection (not a system one, nor the layer's own registries)."""
+    db_name, coll_name = namespace.split(".", 1)
+    return db_name not in ("admin", "config", "local", "__pialara") and \
+        not coll_name.startswith("system.")
 
 
 def _mentions(value: Any, names: tuple[str, ...]) -> bool:

@@ -29,7 +29,7 @@ from mongoeco.wire.capabilities import WireCommandCapability
 from mongoeco.wire.executor import WireCommandExecutor
 from mongoeco.wire.requests import WireRequestContext
 
-from pialara_async.embedded import aggregation, engine_fixes, indexes, lookup
+from pialara_async.embedded import aggregation, engine_fixes, indexes, lookup, merge
 from pialara_async.embedded.change_streams import (
     DATABASE_STREAM,
     ChangeStreamBridge,
@@ -93,6 +93,7 @@ class CommandLayer:
         self.text = TextCommands(TextSearch(client, self.catalog), cursor_store,
                                  self.planner.documents, client.mongodb_dialect)
         self.indexes = IndexCommands(self.catalog, self.text, client)
+        self.merge = merge.BatchedMerge(client, self.access, self.planner.pipeline)
         self._client = client
 
     # The proxy calls these two directly.
@@ -230,6 +231,11 @@ class CommandLayer:
             if "txnNumber" in body and name in RETRYABLE_WRITES:
                 return await self.sessions.retryable_write(
                     body, lambda: self._with_shared_access(context))
+        if name == "aggregate" and body.get("autocommit") is not False and \
+                merge.target(context.db_name, command.get("pipeline")) is not None:
+            reply = await self.merge.run(context)
+            if reply is not None:
+                return reply
         if name in PLANNED_READS and not self.text.handles(name, command):
             # Served from the layer's indexes and a reader of its own: never
             # waits for the engine.
