@@ -48,6 +48,7 @@ class Report:
     lost: list[str] = field(default_factory=list)
     counter_mismatches: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    by_action: dict[str, list[float]] = field(default_factory=dict)  # seconds
 
     @property
     def total(self) -> int:
@@ -95,7 +96,9 @@ class _Client:
         except TimeoutError:
             self.report.timeouts += 1
             return 0, None
-        self.report.latencies.append(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        self.report.latencies.append(took)
+        self.report.by_action.setdefault(action, []).append(took)
         self.report.statuses[status] += 1
         if status >= 500:
             self.report.failures.append(f"{action}: {status} {str(payload)[:200]}")

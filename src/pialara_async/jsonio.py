@@ -25,7 +25,9 @@ def _bson_default(value: Any) -> Any:
     if isinstance(value, ObjectId):
         return str(value)
     if isinstance(value, datetime.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        # The contract's YYYY-MM-DD HH:MM:SS (isoformat is C code; strftime was
+        # a sixth of the time spent answering a page of movies).
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, Int64):

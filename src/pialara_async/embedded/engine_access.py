@@ -47,8 +47,10 @@ class EngineAccess:
             raise error from None
 
     @contextlib.asynccontextmanager
-    async def shared(self, limit: float | None = None) -> AsyncIterator[None]:
-        """Run beside other shared holders; wait at most ``limit`` s for an exclusive one.
+    async def shared(self, limit: float | None = None,
+                     error: CommandError | None = None) -> AsyncIterator[None]:
+        """Run beside other shared holders; wait at most ``limit`` s for an exclusive
+        one, then fail with ``error`` (LockTimeout by default).
 
         Re-entrant: a task that holds access (shared or exclusive) already has it.
         """
@@ -58,7 +60,7 @@ class EngineAccess:
         async with self._changed:
             if self._exclusive or self._exclusive_waiting:
                 await self._wait(lambda: not (self._exclusive or self._exclusive_waiting),
-                                 limit, lock_timeout(limit or 0))
+                                 limit, error or lock_timeout(limit or 0))
             self._shared += 1
         token = _holding.set(True)
         try:

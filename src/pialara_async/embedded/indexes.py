@@ -37,7 +37,7 @@ from sortedcontainers import SortedList
 from pialara_async.embedded.bson_order import EMPTY_ARRAY, MISSING, OTHER, order_key
 from pialara_async.embedded.engine_access import EngineAccess
 from pialara_async.embedded.errors import CommandError
-from pialara_async.embedded.stored import StoredDocuments, public_document
+from pialara_async.embedded.stored import EncodedDocuments, StoredDocuments, public_document
 from pialara_async.embedded.text_search import TextIndex, TextIndexSpec
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,22 @@ class IndexSpec:
 ID_SPEC = IndexSpec(ID_INDEX, ("_id",), (1,))
 
 
+# One key object per distinct string: cast names and genres repeat across
+# thousands of entries.
+_STRING_KEYS: dict[str, tuple[Any, ...]] = {}
+
+
+def _key(value: Any) -> tuple[Any, ...]:
+    if type(value) is str:
+        key = _STRING_KEYS.get(value)
+        if key is None:
+            if len(_STRING_KEYS) > 1_000_000:
+                _STRING_KEYS.clear()
+            key = _STRING_KEYS[value] = order_key(value)
+        return key
+    return order_key(value)
+
+
 def path_keys(document: dict[str, Any], path: str) -> tuple[list[tuple[Any, ...]], bool]:
     """Index keys of ``path`` in ``document`` and whether an array was met."""
     values: list[Any] = [document]
@@ -133,9 +149,9 @@ def path_keys(document: dict[str, Any], path: str) -> tuple[list[tuple[Any, ...]
     for value in values:
         if isinstance(value, list):
             arrays = True
-            keys.extend(order_key(item) for item in value) if value else keys.append(EMPTY_ARRAY)
+            keys.extend(_key(item) for item in value) if value else keys.append(EMPTY_ARRAY)
         else:
-            keys.append(order_key(value))
+            keys.append(_key(value))
     if not keys:
         keys.append(MISSING)
     return keys, arrays
@@ -154,8 +170,7 @@ class SecondaryIndex:
     def __len__(self) -> int:
         return len(self.by_document)
 
-    def put(self, key: str, document: dict[str, Any]) -> None:
-        self.remove(key)
+    def _combinations(self, key: str, document: dict[str, Any]) -> list[tuple[Any, ...]]:
         per_field: list[list[tuple[Any, ...]]] = []
         for position, path in enumerate(self.spec.fields):
             keys, arrays = path_keys(document, path)
@@ -164,9 +179,19 @@ class SecondaryIndex:
             if any(k[0] == OTHER for k in keys):
                 self.exact = False
             per_field.append(list(dict.fromkeys(keys)) if len(keys) > 1 else keys)
-        entries = [(combo, key) for combo in itertools.product(*per_field)]
-        self.by_document[key] = [combo for combo, _key in entries]
-        self.entries.update(entries)
+        combos = list(itertools.product(*per_field))
+        self.by_document[key] = combos
+        return combos
+
+    def put(self, key: str, document: dict[str, Any]) -> None:
+        self.remove(key)
+        self.entries.update((combo, key) for combo in self._combinations(key, document))
+
+    def load(self, documents: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Index many documents at once (sorting once, not entry by entry)."""
+        entries = [(combo, key) for key, document in documents
+                   for combo in self._combinations(key, document)]
+        self.entries = SortedList([*self.entries, *entries])
 
     def remove(self, key: str) -> None:
         combos = self.by_document.pop(key, None)
@@ -208,6 +233,14 @@ class CollectionIndexes:
         if self.text is not None:
             self.text.put(key, document)
 
+    def load(self, documents: list[tuple[str, dict[str, Any]]]) -> None:
+        """Index a batch of documents not indexed yet."""
+        for index in self.indexes.values():
+            index.load(documents)
+        if self.text is not None:
+            for key, document in documents:
+                self.text.put(key, document)
+
     def remove(self, key: str) -> None:
         for index in self.indexes.values():
             index.remove(key)
@@ -238,6 +271,7 @@ class IndexCatalog:
         self._mirrored: dict[str, tuple[IndexSpec, ...]] = {}
         self._collections: dict[str, CollectionIndexes] = {}
         self._changes: collections.deque[Any] = collections.deque()
+        self.encoded = EncodedDocuments()
         # Set by text_search.TextSearch: the text index definition of a collection.
         self.text_spec: Callable[[str], Awaitable[TextIndexSpec | None]] | None = None
         self._hub = client.get_database("admin")._change_hub
@@ -305,6 +339,7 @@ class IndexCatalog:
         else:
             self._collections.pop(namespace, None)
             self._mirrored.pop(namespace, None)
+        self.encoded.clear(namespace)
 
     async def specs(self, namespace: str) -> tuple[IndexSpec, ...]:
         mirrored = self._mirrored.get(namespace)
@@ -334,7 +369,9 @@ class IndexCatalog:
                 continue
             if state.ready is not None and not state.ready.done():
                 state.pending.append(event)
-            elif not state.apply(event):
+            elif state.apply(event):
+                self.encoded.discard(namespace, storage_key((event.document_key or {}).get("_id")))
+            else:
                 self.forget(namespace)
 
     async def collection(self, namespace: str) -> CollectionIndexes:
@@ -352,8 +389,11 @@ class IndexCatalog:
             except BaseException as error:
                 if self._collections.get(namespace) is state:
                     del self._collections[namespace]
-                state.ready.set_exception(error)
-                state.ready.exception()  # retrieved: waiters see it, nobody else
+                if isinstance(error, asyncio.CancelledError):
+                    state.ready.cancel()
+                else:
+                    state.ready.set_exception(error)
+                    state.ready.exception()  # retrieved: waiters see it, nobody else
                 raise
             state.ready.set_result(None)
             self._drain()
@@ -376,10 +416,26 @@ class IndexCatalog:
     def _scan(self, state: CollectionIndexes, db_name: str, coll_name: str) -> None:
         connection = self._stored.connect()
         try:
-            for key, text in StoredDocuments.scan(connection, db_name, coll_name):
-                state.put(key, public_document(text))
+            state.load([(key, public_document(text)) for key, text in
+                        StoredDocuments.scan(connection, db_name, coll_name)])
         finally:
             connection.close()
+
+    async def warm(self, namespaces: Iterable[str]) -> None:
+        """Build the indexes of ``namespaces`` ahead of the queries that need them."""
+        for namespace in namespaces:
+            try:
+                await self.collection(namespace)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a query will build it (and report) when it needs it
+                log.exception("indexing %s failed", namespace)
+
+    async def namespaces_with_indexes(self) -> list[str]:
+        """Collections with an index of the layer's own (the first thing they answer)."""
+        await self.owned("")
+        assert self._owned is not None
+        return [ns for ns, specs in self._owned.items() if specs]
 
     def close(self) -> None:
         listeners = self._hub.__dict__.get("_pialara_listeners", [])

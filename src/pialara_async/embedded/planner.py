@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import bson
+from bson.raw_bson import RawBSONDocument
 from mongoeco.core.aggregation import apply_pipeline
 from mongoeco.core.bson_scalars import unwrap_bson_numeric
 from mongoeco.core.filtering import QueryEngine
@@ -319,6 +321,18 @@ class Planner:
         decode = engine_document if engine else public_document
         return [decode(stored[k]) for k in keys if k in stored]
 
+    def _encoded(self, namespace: str, keys: list[str]) -> list[RawBSONDocument]:
+        """Documents of ``keys`` as a driver receives them, encoded once and kept."""
+        cache = self._catalog.encoded
+        found = {k: data for k in keys if (data := cache.get(namespace, k)) is not None}
+        missing = [k for k in keys if k not in found]
+        if missing:
+            db_name, coll_name = namespace.split(".", 1)
+            for key, text in self._stored.fetch(db_name, coll_name, missing).items():
+                found[key] = data = bson.encode(public_document(text))
+                cache.put(namespace, key, data)
+        return [RawBSONDocument(found[k]) for k in keys if k in found]
+
     def _matches(self, namespace: str, keys: Iterator[str], query: dict[str, Any],
                  wanted: int | None, variables: dict[str, Any] | None = None) -> (
         list[dict[str, Any]]
@@ -359,12 +373,14 @@ class Planner:
         if plan.ordered:
             if plan.exact:
                 page = list(itertools.islice(keys, skip, skip + limit if limit else None))
-                return self._fetch(namespace, page, engine=not public)
+                return self._encoded(namespace, page) if public else \
+                    self._fetch(namespace, page, engine=True)
             documents = self._matches(namespace, keys, query, wanted, variables)[skip:]
         else:
             if plan.exact and (top := self._top_by_index(state, plan, spec, wanted)) is not None:
                 page = top[skip:]
-                return self._fetch(namespace, page, engine=not public)
+                return self._encoded(namespace, page) if public else \
+                    self._fetch(namespace, page, engine=True)
             documents = self._matches(namespace, keys, query, None, variables)
             documents = sort_documents(documents, spec, dialect=self._dialect)
             documents = documents[skip:skip + limit if limit else None]
@@ -459,7 +475,8 @@ class Planner:
             return None
         if projection:
             project = _ProjectionExecutor(projection, dialect=self._dialect)
-            documents = [project(d) for d in documents]
+            documents = [project(bson.decode(d.raw) if isinstance(d, RawBSONDocument) else d)
+                         for d in documents]
         if single:
             batch = _number(command.get("batchSize"), len(documents)) or len(documents)
             documents = documents[:batch]

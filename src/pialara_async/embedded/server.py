@@ -259,10 +259,13 @@ class CommandLayer:
         return {"was": int(was), "ok": 1.0}
 
     async def _with_shared_access(self, context: Any) -> dict[str, Any]:
-        limit = context.command_document.get("maxTimeMS")
-        timeout = limit / 1000 if isinstance(limit, int | float) and limit > 0 else \
-            SHARED_WAIT_SECONDS
-        async with self.access.shared(timeout):
+        limit = unwrap_bson_numeric(context.command_document.get("maxTimeMS"))
+        if isinstance(limit, int | float) and not isinstance(limit, bool) and limit > 0:
+            # The command's own time limit: MongoDB answers MaxTimeMSExpired.
+            expired = CommandError(50, "MaxTimeMSExpired", "operation exceeded time limit")
+            async with self.access.shared(limit / 1000, expired):
+                return await self._dispatch(context)
+        async with self.access.shared(SHARED_WAIT_SECONDS):
             return await self._dispatch(context)
 
     async def _dispatch(self, context: Any) -> dict[str, Any]:
@@ -356,6 +359,13 @@ class CommandLayer:
         reply["cursorsKilled"] = killed + list(reply.get("cursorsKilled", []))
         return reply
 
+    async def warm(self) -> None:
+        """Build the indexes of every collection with a layer index or a text
+        index, largest first-asked first, so a restart answers fast at once."""
+        text = await self.text.search.namespaces()
+        owned = await self.catalog.namespaces_with_indexes()
+        await self.catalog.warm(dict.fromkeys([*text, *owned]))
+
     def close(self) -> None:
         self.change_streams.close()
         self.catalog.close()
@@ -395,6 +405,7 @@ class EmbeddedServer:
         self._layer: CommandLayer | None = None
         self._client: AsyncMongoClient | None = None
         self._reaper: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[None] | None = None
         self._temporary: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -422,6 +433,10 @@ class EmbeddedServer:
         self._reaper = asyncio.create_task(self._reap_idle_cursors())
         return client
 
+    async def _start_warming(self) -> None:
+        assert self._layer is not None
+        self._warming = asyncio.create_task(self._layer.warm())
+
     async def start(self) -> str:
         self._engine.start()
         client = await self._engine.run(self._open_engine())
@@ -437,6 +452,7 @@ class EmbeddedServer:
         self._layer, self._proxy, self._client = layer, proxy, client
         address = await proxy.start()
         self.port = identity.port = address.port
+        await self._engine.run(self._start_warming())
         log.info("embedded MongoDB serving on %s (data: %s)", self.uri, self.data_dir)
         return self.uri
 
@@ -447,10 +463,11 @@ class EmbeddedServer:
                 self._layer.change_streams.reap_idle()
 
     async def _close_engine(self, proxy: LayeredProxy | None) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        for task in (self._reaper, self._warming):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._layer is not None:
             self._layer.close()
         if proxy is not None:

@@ -16,6 +16,7 @@ engine's writer.
 from __future__ import annotations
 
 import binascii
+import collections
 import datetime
 import decimal
 import json
@@ -106,6 +107,46 @@ def public_document(text: str | bytes) -> dict[str, Any]:
 def engine_document(text: str | bytes) -> dict[str, Any]:
     """A stored document in mongoeco's internal form (for its matcher and stages)."""
     return DocumentCodec.decode(_loads(text), preserve_bson_wrappers=True)
+
+
+class EncodedDocuments:
+    """BSON of documents read lately, by namespace and storage key, up to
+    ``limit`` bytes (least recently used go first). The index catalog drops an
+    entry as soon as a change to its document commits, so an entry is always
+    the committed document."""
+
+    def __init__(self, limit: int = 64 * 1024 * 1024) -> None:
+        self._limit = limit
+        self._size = 0
+        self._entries: collections.OrderedDict[tuple[str, str], bytes] = \
+            collections.OrderedDict()
+
+    def get(self, namespace: str, key: str) -> bytes | None:
+        found = self._entries.get((namespace, key))
+        if found is not None:
+            self._entries.move_to_end((namespace, key))
+        return found
+
+    def put(self, namespace: str, key: str, data: bytes) -> None:
+        self.discard(namespace, key)
+        self._entries[(namespace, key)] = data
+        self._size += len(data)
+        while self._size > self._limit and self._entries:
+            _old, dropped = self._entries.popitem(last=False)
+            self._size -= len(dropped)
+
+    def discard(self, namespace: str, key: str) -> None:
+        dropped = self._entries.pop((namespace, key), None)
+        if dropped is not None:
+            self._size -= len(dropped)
+
+    def clear(self, namespace: str | None = None) -> None:
+        if namespace is None:
+            self._entries.clear()
+            self._size = 0
+            return
+        for entry in [e for e in self._entries if e[0] == namespace]:
+            self._size -= len(self._entries.pop(entry))
 
 
 class StoredDocuments:

@@ -185,7 +185,7 @@ class TextIndex:
 
     spec: TextIndexSpec
     postings: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
-    documents: dict[str, dict[str, float]] = field(default_factory=dict)
+    documents: dict[str, tuple[str, ...]] = field(default_factory=dict)  # key -> its terms
     texts: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -194,7 +194,7 @@ class TextIndex:
     def put(self, key: str, document: dict[str, Any]) -> None:
         self.remove(key)
         scores = score_terms(document, self.spec.weights)
-        self.documents[key] = scores
+        self.documents[key] = tuple(scores)
         for term, score in scores.items():
             self.postings[term][key] = score
         # Folded raw text, for phrase matching.
@@ -203,9 +203,8 @@ class TextIndex:
         )
 
     def remove(self, key: str) -> None:
-        scores = self.documents.pop(key, None)
         self.texts.pop(key, None)
-        for term in scores or ():
+        for term in self.documents.pop(key, ()):
             self.postings[term].pop(key, None)
 
     def search(self, query: TextQuery) -> dict[str, float]:
