@@ -71,6 +71,26 @@ async def test_a_failed_statement_aborts_the_transaction(mongo_client: Any, db: 
     assert await db.rows.count_documents({}) == 1
 
 
+async def test_server_chosen_values_are_the_ones_committed(mongo_client: Any, db: Any) -> None:
+    """An upsert's generated _id and a $currentDate reported inside a
+    transaction are exactly what its commit stores."""
+    from pymongo import ReturnDocument
+
+    await db.items.insert_one({"_id": "dated", "n": 0})
+    async with await driver.start_session(mongo_client) as session:
+        await driver.start_transaction(session)
+        upserted = await db.items.update_one({"name": "new"}, {"$set": {"n": 1}}, upsert=True,
+                                             session=session)
+        dated = await db.items.find_one_and_update(
+            {"_id": "dated"}, {"$currentDate": {"at": True}, "$inc": {"n": 1}},
+            return_document=ReturnDocument.AFTER, session=session)
+        await db.items.insert_one({"_id": "other"}, session=session)
+        await session.commit_transaction()
+    stored = await db.items.find_one({"name": "new"})
+    assert stored["_id"] == upserted.upserted_id
+    assert (await db.items.find_one({"_id": "dated"}))["at"] == dated["at"]
+
+
 async def test_transactions_and_plain_writes_on_one_counter_are_all_counted(
     mongo_client: Any, db: Any
 ) -> None:
