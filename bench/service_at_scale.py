@@ -120,6 +120,30 @@ class Service:
                 pass
             await asyncio.sleep(0.1)  # polling another process's readiness
 
+    def pids(self) -> list[int]:
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [self.process.pid, *map(int, children.read_text().split())] \
+            if children.exists() else [self.process.pid]
+
+    async def settle(self, quiet: float = 0.15, longest: float = 120.0) -> float:
+        """Wait until the service and its database are idle (the start's index
+        warm-up and statistics refresh done); seconds waited."""
+        def cpu_seconds() -> float:
+            total = 0
+            for pid in self.pids():
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime + stime, in ticks
+            return total / os.sysconf("SC_CLK_TCK")
+
+        started = time.perf_counter()
+        while time.perf_counter() - started < longest:
+            before = cpu_seconds()
+            await asyncio.sleep(1)
+            if cpu_seconds() - before < quiet:
+                break
+        return time.perf_counter() - started
+
     def memory(self) -> str:
         assert self.process is not None
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -201,9 +225,12 @@ async def routes(args: argparse.Namespace, http: aiohttp.ClientSession, service:
          lambda: stats.top_directors(db, 1, 20)),
     ]
     colds = [first_cold] + [await timed(call) for _n, call, _d in table[1:]]
+    settled = await service.settle()
     titles = len(await movies.titles_in_countries(db, [country]))
     print(f"\n3. Routes ({titles} titles in {country}); single client: {args.requests} "
           f"requests; {args.clients} clients: {args.concurrent_requests} requests")
+    print(f"   cold: each route's first request right after the start; then {settled:.0f} s "
+          "until the start's index warm-up and statistics refresh were done")
     print("   service: cold, p50, p99, req/s | the driver alone: p50, p99, req/s | "
           "service p50 ÷ driver p50, driver req/s ÷ service req/s")
     header = (f"{'route':<22}{'cold':>8}{'p50':>8}{'p99':>8}{'req/s':>7} |"
