@@ -102,6 +102,18 @@ async def private_server(tmp_path: Path) -> AsyncIterator[EmbeddedProcess]:
         yield server
 
 
+@pytest.fixture
+async def private_client(private_server: EmbeddedProcess, settings: Settings) -> (
+    AsyncIterator[Any]
+):
+    """A driver client of the configured kind on ``private_server``."""
+    from pialara_async.db.client import open_client
+
+    client = open_client(settings, private_server.uri)
+    yield client
+    await driver.close_client(client)
+
+
 @pytest.fixture(scope="module")
 async def movies_data(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> (
     AsyncIterator[tuple[str, Any]]

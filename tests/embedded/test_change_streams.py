@@ -150,48 +150,36 @@ async def test_fifty_concurrent_streams(db: Any) -> None:
 
 
 async def test_stream_resumes_across_a_restart_of_the_server(
-    private_server: EmbeddedProcess, settings: Settings
+    private_server: EmbeddedProcess, private_client: Any
 ) -> None:
-    from pialara_async.db.client import open_client
-
-    client = open_client(settings, private_server.uri)
-    items = client.get_database("restart").items
-    try:
-        stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
-        async with stream:
-            await items.insert_one({"n": 0})
-            await next_change(stream)
-            token = stream.resume_token
-        await items.insert_one({"n": 1})
-        await private_server.restart()
-        await items.insert_one({"n": 2})  # the driver reconnects by itself
-        resumed = await driver.watch(items, resume_after=token, max_await_time_ms=AWAIT_MS)
-        async with resumed:
-            after = [(await next_change(resumed))["fullDocument"]["n"] for _ in range(2)]
-        assert after == [1, 2]
-        assert await items.count_documents({}) == 3
-    finally:
-        await driver.close_client(client)
+    items = private_client.get_database("restart").items
+    stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await items.insert_one({"n": 0})
+        await next_change(stream)
+        token = stream.resume_token
+    await items.insert_one({"n": 1})
+    await private_server.restart()
+    await items.insert_one({"n": 2})  # the driver reconnects by itself
+    resumed = await driver.watch(items, resume_after=token, max_await_time_ms=AWAIT_MS)
+    async with resumed:
+        after = [(await next_change(resumed))["fullDocument"]["n"] for _ in range(2)]
+    assert after == [1, 2]
+    assert await items.count_documents({}) == 3
 
 
 async def test_open_stream_survives_a_restart_of_the_server(
-    private_server: EmbeddedProcess, settings: Settings
+    private_server: EmbeddedProcess, private_client: Any
 ) -> None:
     """The driver resumes an open stream by itself with its latest token."""
-    from pialara_async.db.client import open_client
-
-    client = open_client(settings, private_server.uri)
-    items = client.get_database("restart").items
-    try:
-        stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
-        async with stream:
-            await items.insert_one({"_id": ObjectId(), "n": 0})
-            await next_change(stream)
-            await private_server.restart()
-            await items.insert_one({"n": 1})
-            assert (await next_change(stream))["fullDocument"]["n"] == 1
-    finally:
-        await driver.close_client(client)
+    items = private_client.get_database("restart").items
+    stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await items.insert_one({"_id": ObjectId(), "n": 0})
+        await next_change(stream)
+        await private_server.restart()
+        await items.insert_one({"n": 1})
+        assert (await next_change(stream))["fullDocument"]["n"] == 1
 
 
 @pytest.mark.real_mongodb
@@ -227,27 +215,21 @@ async def test_first_write_after_a_drop_still_reaches_streams(db: Any) -> None:
 
 
 async def test_restart_after_a_dropped_collection_keeps_streams_working(
-    private_server: EmbeddedProcess, settings: Settings
+    private_server: EmbeddedProcess, private_client: Any
 ) -> None:
-    from pialara_async.db.client import open_client
-
-    client = open_client(settings, private_server.uri)
-    db = client.get_database("dropping")
-    try:
-        await db.gone.insert_one({"x": 1})
-        await db.gone.drop()  # an event published outside the engine's outbox
-        stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
-        async with stream:
-            await db.items.insert_one({"n": 1})
-            assert (await next_change(stream))["fullDocument"]["n"] == 1
-            token = stream.resume_token
-        await private_server.restart()
-        await db.items.insert_one({"n": 2})
-        resumed = await driver.watch(db.items, resume_after=token, max_await_time_ms=AWAIT_MS)
-        async with resumed:
-            assert (await next_change(resumed))["fullDocument"]["n"] == 2
-    finally:
-        await driver.close_client(client)
+    db = private_client.get_database("dropping")
+    await db.gone.insert_one({"x": 1})
+    await db.gone.drop()  # an event published outside the engine's outbox
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.items.insert_one({"n": 1})
+        assert (await next_change(stream))["fullDocument"]["n"] == 1
+        token = stream.resume_token
+    await private_server.restart()
+    await db.items.insert_one({"n": 2})
+    resumed = await driver.watch(db.items, resume_after=token, max_await_time_ms=AWAIT_MS)
+    async with resumed:
+        assert (await next_change(resumed))["fullDocument"]["n"] == 2
 
 
 async def read_once(target: Any, token: Any) -> None:
@@ -305,28 +287,22 @@ async def test_a_write_of_more_documents_than_the_outbox_holds_keeps_streams_wor
 
 
 async def test_history_marked_broken_restarts_as_a_gap(
-    private_server: EmbeddedProcess, settings: Settings
+    private_server: EmbeddedProcess, private_client: Any
 ) -> None:
-    from pialara_async.db.client import open_client
-
-    client = open_client(settings, private_server.uri)
-    items = client.get_database("broken").items
-    try:
-        stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
-        async with stream:
-            await items.insert_one({"n": 1})
-            token = (await next_change(stream))["_id"]
-        await private_server.stop()
-        assert private_server.data_dir is not None
-        (private_server.data_dir / "changestream.journal.degraded").write_text(
-            '{"version": 1, "error": "a failed publication", "next_token": 2}')
-        await private_server.start()
-        with pytest.raises(OperationFailure) as lost:
-            await read_once(items, token)
-        assert lost.value.code == 286
-        stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
-        async with stream:
-            await items.insert_one({"n": 2})
-            assert (await next_change(stream))["fullDocument"]["n"] == 2
-    finally:
-        await driver.close_client(client)
+    items = private_client.get_database("broken").items
+    stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await items.insert_one({"n": 1})
+        token = (await next_change(stream))["_id"]
+    await private_server.stop()
+    assert private_server.data_dir is not None
+    (private_server.data_dir / "changestream.journal.degraded").write_text(
+        '{"version": 1, "error": "a failed publication", "next_token": 2}')
+    await private_server.start()
+    with pytest.raises(OperationFailure) as lost:
+        await read_once(items, token)
+    assert lost.value.code == 286
+    stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await items.insert_one({"n": 2})
+        assert (await next_change(stream))["fullDocument"]["n"] == 2

@@ -18,9 +18,7 @@ from pymongo.errors import OperationFailure
 
 from pialara_async.db import driver
 from pialara_async.db.client import open_client
-from pialara_async.embedded.process import EmbeddedProcess
 from pialara_async.settings import Settings
-from tests.conftest import make_settings
 from tests.embedded.wire_messages import WireConnection, op_msg
 
 
@@ -145,25 +143,20 @@ async def test_a_transaction_never_waits_for_other_clients_and_they_never_wait_f
 
 
 async def test_transaction_past_its_lifetime_is_aborted_and_applies_nothing(
-    private_server: EmbeddedProcess, tmp_path: Any
+    private_client: Any,
 ) -> None:
-    settings = make_settings(tmp_path, private_server.uri, "lifetime")
-    client = open_client(settings, private_server.uri)
-    db = client.get_database("lifetime")
-    try:
-        await client.admin.command("setParameter", 1, transactionLifetimeLimitSeconds=1)
-        await db.counters.insert_one({"_id": "c", "n": 0})
-        async with await driver.start_session(client) as session:
-            await driver.start_transaction(session)
-            await db.counters.update_one({"_id": "c"}, {"$inc": {"n": 1}}, session=session)
-            await asyncio.sleep(1.5)  # the lifetime limit is what is tested
-            with pytest.raises(OperationFailure) as raised:
-                await session.commit_transaction()
-            assert raised.value.code == 251
-            assert raised.value.has_error_label("TransientTransactionError")
-        assert await _counter(db) == 0
-    finally:
-        await driver.close_client(client)
+    db = private_client.get_database("lifetime")
+    await private_client.admin.command("setParameter", 1, transactionLifetimeLimitSeconds=1)
+    await db.counters.insert_one({"_id": "c", "n": 0})
+    async with await driver.start_session(private_client) as session:
+        await driver.start_transaction(session)
+        await db.counters.update_one({"_id": "c"}, {"$inc": {"n": 1}}, session=session)
+        await asyncio.sleep(1.5)  # the lifetime limit is what is tested
+        with pytest.raises(OperationFailure) as raised:
+            await session.commit_transaction()
+        assert raised.value.code == 251
+        assert raised.value.has_error_label("TransientTransactionError")
+    assert await _counter(db) == 0
 
 
 DYING_CLIENT = """

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from pialara_async.embedded.errors import CommandError
 
@@ -62,14 +62,8 @@ class EngineAccess:
                 await self._wait(lambda: not (self._exclusive or self._exclusive_waiting),
                                  limit, error or lock_timeout(limit or 0))
             self._shared += 1
-        token = _holding.set(True)
-        try:
+        async with self._held(self._release_shared):
             yield
-        finally:
-            _holding.reset(token)
-            async with self._changed:
-                self._shared -= 1
-                self._changed.notify_all()
 
     @contextlib.asynccontextmanager
     async def exclusive(self, limit: float | None = None,
@@ -84,11 +78,23 @@ class EngineAccess:
                 self._exclusive_waiting -= 1
                 self._changed.notify_all()
             self._exclusive = True
+        async with self._held(self._release_exclusive):
+            yield
+
+    def _release_shared(self) -> None:
+        self._shared -= 1
+
+    def _release_exclusive(self) -> None:
+        self._exclusive = False
+
+    @contextlib.asynccontextmanager
+    async def _held(self, release: Callable[[], None]) -> AsyncIterator[None]:
+        """Mark the task as holding access until the block ends, then ``release``."""
         token = _holding.set(True)
         try:
             yield
         finally:
             _holding.reset(token)
             async with self._changed:
-                self._exclusive = False
+                release()
                 self._changed.notify_all()

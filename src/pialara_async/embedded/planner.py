@@ -53,6 +53,7 @@ from pialara_async.embedded.indexes import (
     IndexCatalog,
     SecondaryIndex,
 )
+from pialara_async.embedded.replies import first_batch
 from pialara_async.embedded.stored import StoredDocuments, engine_document, public_document
 
 # The part of each type bracket a range on a value of that type covers.
@@ -450,11 +451,8 @@ class Planner:
         return f"{context.db_name}.{target}" if isinstance(target, str) and target else None
 
     def _reply(self, context: Any, name: str, documents: list[Any]) -> dict[str, Any]:
-        command = context.command_document
-        reply = {"cursor": {"firstBatch": documents, "id": 0,
-                            "ns": f"{context.db_name}.{command[name]}"}, "ok": 1.0}
-        return self._cursor_store.materialize_command_result(
-            command, reply, lsid=context.raw_body.get("lsid"), connection=context.connection)
+        return first_batch(self._cursor_store, context, documents,
+                           f"{context.db_name}.{context.command_document[name]}")
 
     async def _find(self, context: Any) -> dict[str, Any] | None:
         command = context.command_document
@@ -481,9 +479,7 @@ class Planner:
             batch = _number(command.get("batchSize"), len(documents)) or len(documents)
             documents = documents[:batch]
             command = {k: v for k, v in command.items() if k != "batchSize"}
-        reply = {"cursor": {"firstBatch": documents, "id": 0, "ns": namespace}, "ok": 1.0}
-        return self._cursor_store.materialize_command_result(
-            command, reply, lsid=context.raw_body.get("lsid"), connection=context.connection)
+        return first_batch(self._cursor_store, context, documents, namespace, command)
 
     async def _count(self, context: Any) -> dict[str, Any] | None:
         command = context.command_document

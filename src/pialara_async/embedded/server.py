@@ -41,6 +41,7 @@ from pialara_async.embedded.handshake import ReplicaSetIdentity, complete_hello
 from pialara_async.embedded.index_commands import IndexCommands
 from pialara_async.embedded.indexes import IndexCatalog
 from pialara_async.embedded.planner import Planner
+from pialara_async.embedded.replies import first_batch
 from pialara_async.embedded.stored import StoredDocuments
 from pialara_async.embedded.text_commands import TextCommands
 from pialara_async.embedded.text_search import TextSearch
@@ -92,7 +93,7 @@ class CommandLayer:
         self.planner = Planner(self.catalog, self.stored, client.mongodb_dialect, cursor_store)
         self.text = TextCommands(TextSearch(client, self.catalog), cursor_store,
                                  self.planner.documents, client.mongodb_dialect)
-        self.indexes = IndexCommands(self.catalog, self.text, client)
+        self.indexes = IndexCommands(self.catalog, self.text.search, client)
         self.merge = merge.BatchedMerge(client, self.access, self.planner.pipeline)
         self._client = client
 
@@ -290,11 +291,8 @@ class CommandLayer:
                 (position := lookup.plan(command["pipeline"])) is not None:
             documents = await lookup.run(self._aggregate, context.db_name,
                                          command["aggregate"], command["pipeline"], position)
-            reply = {"cursor": {"firstBatch": documents, "id": 0,
-                                "ns": f"{context.db_name}.{command['aggregate']}"}, "ok": 1.0}
-            return self._cursor_store.materialize_command_result(
-                command, reply, lsid=context.raw_body.get("lsid"),
-                connection=context.connection)
+            return first_batch(self._cursor_store, context, documents,
+                               f"{context.db_name}.{command['aggregate']}")
         elif name == "drop":
             reply = await execute(context)
             await self.indexes.collection_dropped(f"{context.db_name}.{command['drop']}")

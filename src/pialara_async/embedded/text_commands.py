@@ -21,6 +21,7 @@ from mongoeco.core.query_plan import compile_filter
 
 from pialara_async.embedded.errors import CommandError
 from pialara_async.embedded.indexes import storage_key
+from pialara_async.embedded.replies import first_batch
 from pialara_async.embedded.text_search import TextSearch
 
 SCORE_FIELD = "__pialara_text_score"
@@ -152,15 +153,9 @@ class TextCommands:
                 break
         return found
 
-    def _reply(self, context: Any, documents: list[dict[str, Any]], name: str,
-               batch_size: Any) -> dict[str, Any]:
-        command = context.command_document
-        reply = {"cursor": {"firstBatch": documents, "id": 0,
-                            "ns": f"{context.db_name}.{command[name]}"}, "ok": 1.0}
-        if batch_size is not None:
-            command["batchSize"] = batch_size
-        return self._cursor_store.materialize_command_result(
-            command, reply, lsid=context.raw_body.get("lsid"), connection=context.connection)
+    def _reply(self, context: Any, documents: list[dict[str, Any]], name: str) -> dict[str, Any]:
+        return first_batch(self._cursor_store, context, documents,
+                           f"{context.db_name}.{context.command_document[name]}")
 
     async def _find(self, context: Any) -> dict[str, Any]:
         command = context.command_document
@@ -191,7 +186,7 @@ class TextCommands:
             for field in score_fields:
                 shown[field] = scores.get(key, 0.0)
             documents.append(shown)
-        return self._reply(context, documents, "find", command.pop("batchSize", None))
+        return self._reply(context, documents, "find")
 
     async def _count(self, context: Any) -> dict[str, Any]:
         command = context.command_document
@@ -212,7 +207,7 @@ class TextCommands:
         if not rest and later == [{"$group": {"_id": 1, "n": {"$sum": 1}}}]:
             # count_documents: the text index knows the answer.
             counted = [{"_id": 1, "n": len(scores)}] if scores else []
-            return self._reply(context, counted, "aggregate", None)
+            return self._reply(context, counted, "aggregate")
         found = self._matching(namespace, rest, list(scores))
         if any(key in stage for stage in later for key in _NEEDS_COLLECTIONS):
             return await self._aggregate_in_engine(context, execute, found, scores)
@@ -224,8 +219,7 @@ class TextCommands:
 
         results = apply_pipeline(documents, [*_score_stages(later), {"$unset": SCORE_FIELD}],
                                  dialect=self._dialect)
-        return self._reply(context, results, "aggregate",
-                           (command.get("cursor") or {}).get("batchSize"))
+        return self._reply(context, results, "aggregate")
 
     async def _aggregate_in_engine(self, context: Any, execute: Execute,
                                    found: list[tuple[str, dict[str, Any]]],
@@ -244,51 +238,6 @@ class TextCommands:
         else:
             stages += later
         command["pipeline"] = stages
-        return await execute(context)
-
-    # --- index commands ------------------------------------------------------------
-
-    async def create_indexes(self, context: Any, execute: Execute) -> dict[str, Any] | None:
-        command = context.command_document
-        indexes = command.get("indexes") or []
-        text_specs = [i for i in indexes if isinstance(i, dict) and isinstance(i.get("key"), dict)
-                      and "text" in i["key"].values()]
-        if not text_specs:
-            return None
-        namespace = f"{context.db_name}.{command['createIndexes']}"
-        for spec in text_specs:
-            await self.search.create(namespace, spec)
-        others = [i for i in indexes if i not in text_specs]
-        if others:
-            command["indexes"] = others
-            return await execute(context)
-        return {"numIndexesBefore": 1, "numIndexesAfter": 1,
-                "createdCollectionAutomatically": False, "ok": 1.0}
-
-    async def list_indexes(self, context: Any, execute: Execute) -> dict[str, Any]:
-        reply = await execute(context)
-        namespace = f"{context.db_name}.{context.command_document['listIndexes']}"
-        spec = await self.search.spec(namespace)
-        cursor = reply.get("cursor")
-        if spec is not None and isinstance(cursor, dict) and "firstBatch" in cursor:
-            cursor["firstBatch"].append(spec.describe())
-        return reply
-
-    async def drop_indexes(self, context: Any, execute: Execute) -> dict[str, Any]:
-        command = context.command_document
-        namespace = f"{context.db_name}.{command['dropIndexes']}"
-        target = command.get("index")
-        spec = await self.search.spec(namespace)
-        if spec is None:
-            return await execute(context)
-        names = target if isinstance(target, list) else [target]
-        if target == "*" or spec.name in names:
-            await self.search.drop(namespace)
-            remaining = [n for n in names if n != spec.name]
-            if target != "*" and not remaining:
-                return {"nIndexesWas": 2, "ok": 1.0}
-            if target != "*":
-                command["index"] = remaining if isinstance(target, list) else remaining[0]
         return await execute(context)
 
 
