@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
 from pialara_async.repositories import users
+from pialara_async.security.passwords import PasswordHashing
 
 PASSWORD = "correct horse battery"
 
@@ -34,14 +35,23 @@ async def login(client: TestClient, email: str, password: str = PASSWORD) -> str
 
 
 @pytest.fixture
-def make_account(client: TestClient, db: Any) -> Any:
-    async def make(email: str, *, role: Any = None, is_admin: bool = False,
+def hashing() -> Any:
+    passwords = PasswordHashing(workers=1)
+    yield passwords
+    passwords.close()
+
+
+@pytest.fixture
+def make_account(client: TestClient, db: Any, mongo_client: Any,
+                 hashing: PasswordHashing) -> Any:
+    async def make(email: str, *, role: Any = None,
                    technician: Account | None = None, profile: dict[str, Any] | None = None,
                    name: str = "") -> Account:
         user = await users.create(
-            db, name=name or email.split("@")[0].title(), email=email, password=PASSWORD,
-            wtimeout_ms=2500, role=role, is_admin=is_admin,
-            technician_id=technician.id if technician else None, profile=profile)
+            db, hashing, name=name or email.split("@")[0].title(), email=email,
+            password=PASSWORD, wtimeout_ms=2500, role=role,
+            technician_id=technician.id if technician else None, profile=profile,
+            client=mongo_client)
         return Account(user.id, email, await login(client, email))
 
     return make

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+
 import aiohttp_cors
 from aiohttp import web
 
@@ -10,10 +13,13 @@ from pialara_async.api import comments, errors, health, live, movies, openapi, u
 from pialara_async.db.client import database_client_ctx, embedded_database_ctx
 from pialara_async.live.registry import WebSocketRegistry
 from pialara_async.live.service import live_ctx
+from pialara_async.security.passwords import PasswordHashing
+from pialara_async.security.rate_limits import RateLimits
 from pialara_async.services.stats import stats_refresher_ctx
 from pialara_async.settings import Settings, token_secret
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
 
 
 def create_api(settings: Settings) -> web.Application:
@@ -43,6 +49,14 @@ def _enable_cors(app: web.Application, origins: list[str]) -> None:
             cors.add(route)
 
 
+async def passwords_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Password hashing's worker threads, for the application's lifetime."""
+    hashing = PasswordHashing()
+    app[keys.PASSWORDS] = hashing
+    yield
+    hashing.close()
+
+
 async def _close_websockets(app: web.Application) -> None:
     # on_shutdown runs before the runner waits for handlers: open websockets
     # would otherwise hold shutdown until its timeout.
@@ -50,6 +64,10 @@ async def _close_websockets(app: web.Application) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
+    if settings.auth.test_mode:
+        log.warning("!!! auth.test_mode is ON: anyone can create an administrator with "
+                    "POST /api/v1/user/make-admin. Only for the MFlix front-end's UI tests; "
+                    "never in production !!!")
     middlewares = [errors.request_id_middleware, errors.error_middleware]
     if settings.server.access_log:
         middlewares.insert(1, errors.access_log_middleware)
@@ -57,9 +75,11 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.TOKEN_SECRET] = token_secret(settings)
     app[keys.WEBSOCKETS] = WebSocketRegistry()
+    app[keys.RATE_LIMITS] = RateLimits(settings.limits)
     app[keys.OPENAPI] = openapi.OpenAPIRegistry("pialara-async")
     # Order matters: the embedded server must run before the client connects,
     # and is stopped after the client is closed.
+    app.cleanup_ctx.append(passwords_ctx)
     app.cleanup_ctx.append(embedded_database_ctx)
     app.cleanup_ctx.append(database_client_ctx)
     app.cleanup_ctx.append(stats_refresher_ctx)

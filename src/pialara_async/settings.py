@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     NonNegativeInt,
     SecretStr,
     ValidationError,
+    field_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -71,10 +73,44 @@ class EmbeddedSettings(Section):
     startup_timeout: float = Field(30.0, gt=0)
 
 
+# HS256 keys shorter than the hash (32 bytes) weaken the signature (RFC 7518 3.2).
+MIN_SECRET_BYTES = 32
+
+
 class AuthSettings(Section):
     secret_key: SecretStr = SecretStr("")
     token_ttl_minutes: int = Field(60 * 24, gt=0)
     test_mode: bool = False
+
+    @field_validator("secret_key")
+    @classmethod
+    def long_enough(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value()
+        if key and len(key.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes (or empty: generated)")
+        return value
+
+
+def _rate(value: str) -> str:
+    """A rate in the ``limits`` library's notation: ``10/minute``, ``5 per second``..."""
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError:
+        raise ValueError(f"not a rate such as '10/minute': {value!r}") from None
+    return value
+
+
+Rate = Annotated[str, AfterValidator(_rate)]
+
+
+class LimitsSettings(Section):
+    login_per_address: Rate = "30/minute"
+    login_per_account: Rate = "10/minute"
+    register_per_address: Rate = "30/hour"
+    websockets_per_address: Rate = "60/minute"
+    messages_per_websocket: Rate = "20/second"
 
 
 class StatsSettings(Section):
@@ -109,6 +145,7 @@ class Settings(BaseSettings):
     mongodb: MongoSettings = MongoSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     auth: AuthSettings = AuthSettings()
+    limits: LimitsSettings = LimitsSettings()
     stats: StatsSettings = StatsSettings()
     log: LogSettings = LogSettings()
 
@@ -197,7 +234,12 @@ def token_secret(settings: Settings) -> str:
         return configured
     path = settings.data_dir / SECRET_FILE
     if path.is_file():
-        return path.read_text().strip()
+        key = path.read_text().strip()
+        if len(key.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"the signing key in {path} is shorter than {MIN_SECRET_BYTES} "
+                              "bytes: delete the file to have one generated, or set "
+                              "auth.secret_key")
+        return key
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     # Created with owner-only permissions before anything is written to it.

@@ -168,9 +168,13 @@ async def test_admin_check_reads_the_database(
     assert (await client.get("/api/v1/user/admin")).status == 401
 
 
-async def test_mflix_is_admin_flag_counts(client: TestClient, make_account: Any) -> None:
-    legacy_admin = await make_account("old.admin@mflix.example", is_admin=True)
-    assert (await client.get("/api/v1/user/admin", headers=legacy_admin.headers)).status == 202
+async def test_role_alone_gives_rights(
+    client: TestClient, db: Any, make_account: Any
+) -> None:
+    # An unmigrated MFlix flag grants nothing: ``migrate`` turns it into the role.
+    legacy = await make_account("old.admin@mflix.example")
+    await db.users.update_one({"_id": legacy.id}, {"$set": {"isAdmin": True}})
+    assert (await client.get("/api/v1/user/admin", headers=legacy.headers)).status == 401
 
 
 async def test_comment_report_for_admins_only(

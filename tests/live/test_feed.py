@@ -104,7 +104,8 @@ async def test_delete_of_a_comment_made_before_the_service_started_is_routed(
     client: TestClient, db: Any, technician: Account, movies: list[ObjectId]
 ) -> None:
     old = await db.comments.insert_one({"movie_id": movies[0], "email": technician.email,
-                                        "name": "T", "text": "old"})
+                                        "user_id": technician.id, "name": "T",
+                                        "text": "old"})
     ws = await socket_for(client)
     await subscribe(ws, f"movie:{movies[0]}:comments")
     response = await client.delete(COMMENT, headers=technician.headers,
@@ -288,7 +289,8 @@ async def test_no_event_lost_across_a_database_restart(
     http = await aiohttp_client(create_app(settings))
     db = http.app[keys.DATABASE]
     movie = (await db.movies.insert_one({"title": "M", "num_mflix_comments": 0})).inserted_id
-    user = await users.create(db, name="Writer", email="w@pialara.example",
+    user = await users.create(db, http.app[keys.PASSWORDS], name="Writer",
+                              email="w@pialara.example",
                               password=PASSWORD, wtimeout_ms=2500, role="technician")
     account = Account(user.id, user.email, await login(http, user.email))
     ws = await socket_for(http)

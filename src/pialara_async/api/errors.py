@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -19,6 +20,7 @@ from pymongo.errors import (
 )
 
 from pialara_async.jsonio import json_response
+from pialara_async.security.rate_limits import TooManyRequests
 
 log = logging.getLogger("pialara_async.api")
 access_log = logging.getLogger("pialara_async.access")
@@ -31,10 +33,25 @@ UNAVAILABLE_ERRORS = (
     ServerSelectionTimeoutError,
     NetworkTimeout,
     ExecutionTimeout,
-    WTimeoutError,
     AutoReconnect,
     ConnectionFailure,
 )
+
+# Query parameters that may carry a credential: their values never reach a log.
+SECRET_PARAMETERS = frozenset({"token", "access_token", "auth_token", "refresh_token",
+                               "id_token", "password", "secret", "key", "api_key",
+                               "apikey", "jwt", "session", "code"})
+REDACTED = "[redacted]"
+CLIENT_CLOSED_REQUEST = 499
+
+
+def loggable_url(request: web.Request) -> str:
+    """The request's path and query, with credential values replaced."""
+    url = request.rel_url
+    if not url.query:
+        return str(url)
+    return str(url.with_query([(name, REDACTED if name.lower() in SECRET_PARAMETERS else value)
+                               for name, value in url.query.items()]))
 
 
 class ApiError(Exception):
@@ -91,12 +108,15 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
     except web.HTTPException as exc:
         status = exc.status
         raise
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED_REQUEST  # aiohttp cancels the handler of a gone client
+        raise
     finally:
         access_log.info(
             '%s "%s %s" %s %.1fms id=%s',
             request.remote,
             request.method,
-            request.rel_url,
+            loggable_url(request),
             status,
             (time.perf_counter() - started) * 1000,
             request.get(REQUEST_ID, "-"),
@@ -109,6 +129,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as exc:
         return json_response(exc.body(), status=exc.status)
+    except TooManyRequests as exc:
+        return json_response({"error": "too many requests: try again later",
+                              "retry_after": exc.retry_after}, status=429,
+                             headers={"Retry-After": str(exc.retry_after)})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -116,6 +140,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         headers = {k: v for k, v in exc.headers.items() if k.lower() != "content-type"}
         headers.pop("Content-Length", None)
         return json_response({"error": reason}, status=exc.status, headers=headers)
+    except WTimeoutError as exc:
+        # The primary has the write; only its replication was not confirmed in
+        # time. Retrying could apply it twice, so the client is told exactly that.
+        log.warning("write concern timed out (id=%s): %s", request.get(REQUEST_ID), exc)
+        return json_response(
+            {"error": "the write may have been applied but was not confirmed in time: "
+                      "check before retrying",
+             "may_have_been_applied": True, "request_id": request.get(REQUEST_ID)},
+            status=504)
+    except ConnectionResetError:
+        # The client went away mid-request: nothing failed here, and nothing can
+        # be delivered; the status (nginx's 499) is for the access log.
+        log.info("client disconnected (id=%s) on %s %s", request.get(REQUEST_ID),
+                 request.method, request.path)
+        return web.Response(status=CLIENT_CLOSED_REQUEST)
     except UNAVAILABLE_ERRORS as exc:
         log.warning("database unavailable (id=%s): %s", request.get(REQUEST_ID), exc)
         return json_response(

@@ -8,7 +8,6 @@ from aiohttp import web
 from pydantic import (
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StrictBool,
     StrictFloat,
@@ -19,10 +18,11 @@ from pydantic import (
 )
 
 from pialara_async import keys
-from pialara_async.api.auth import optional_caller, reissue, require_caller, start_session
+from pialara_async.api.auth import bearer_token, optional_caller, require_caller, start_session
 from pialara_async.api.errors import ApiError
 from pialara_async.api.openapi import describe
 from pialara_async.api.validation import parse_body, validation_messages
+from pialara_async.emails import EmailAddress, InvalidEmail, normalize
 from pialara_async.jsonio import json_response
 from pialara_async.repositories import users
 from pialara_async.security.passwords import MAX_LENGTH, MIN_LENGTH
@@ -42,7 +42,7 @@ class Strict(BaseModel):
 
 class Registration(Strict):
     name: Annotated[StrictStr, Field(max_length=100)]
-    email: Annotated[EmailStr, Field(max_length=254)]
+    email: EmailAddress
     password: Password
 
 
@@ -96,6 +96,8 @@ def _registration_problems(body: Registration) -> dict[str, str]:
 
 
 async def _register(request: web.Request, *, admin: bool) -> web.Response:
+    limits = request.config_dict[keys.RATE_LIMITS]
+    await limits.spend(limits.register_per_address, request.remote or "")
     raw = await request.read()
     try:
         body = Registration.model_validate_json(raw or b"{}")
@@ -112,9 +114,9 @@ async def _register(request: web.Request, *, admin: bool) -> web.Response:
     settings = request.config_dict[keys.SETTINGS]
     try:
         user = await users.create(
-            request.config_dict[keys.DATABASE], name=body.name, email=str(body.email),
-            password=body.password, wtimeout_ms=settings.mongodb.wtimeout_ms,
-            role="admin" if admin else None, is_admin=admin)
+            request.config_dict[keys.DATABASE], request.config_dict[keys.PASSWORDS],
+            name=body.name, email=body.email, password=body.password,
+            wtimeout_ms=settings.mongodb.wtimeout_ms, role="admin" if admin else None)
     except users.EmailTaken:
         raise ApiError(400, {"email": "A user with the given email already exists."}) from None
     token = await start_session(request, user)
@@ -135,12 +137,20 @@ async def register(request: web.Request) -> web.Response:
 @describe("Sign in", tags=TAGS, body=Credentials,
           responses={201: AuthResult, 401: "wrong email or password"})
 async def login(request: web.Request) -> web.Response:
+    limits = request.config_dict[keys.RATE_LIMITS]
+    await limits.spend(limits.login_per_address, request.remote or "")
     body = await parse_body(request, Credentials)
-    user = await users.authenticate(request.config_dict[keys.DATABASE], body.email,
-                                    body.password)
+    try:
+        email = normalize(body.email)  # the domain in any letter case finds the account
+    except InvalidEmail:
+        email = body.email  # finds nobody, in as much time as a wrong password
+    await limits.spend(limits.login_per_account, email.casefold())
+    user = await users.authenticate(request.config_dict[keys.DATABASE],
+                                    request.config_dict[keys.PASSWORDS], email, body.password)
     if user is None:
-        # The same answer whether the email or the password was wrong.
-        raise ApiError(401, {"login": WRONG_CREDENTIALS})
+        # The same answer whether the email or the password was wrong, under
+        # "password", where the MFlix front-end shows a login's error.
+        raise ApiError(401, {"password": WRONG_CREDENTIALS})
     token = await start_session(request, user)
     return json_response({"auth_token": token, "info": user.info()}, status=201)
 
@@ -154,8 +164,8 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @routes.put("/user/update-preferences")
-@describe("Replace the account's preferences", tags=TAGS, body=Preferences,
-          responses={201: AuthResult}, auth=True)
+@describe("Replace the account's preferences (the token stays the same)", tags=TAGS,
+          body=Preferences, responses={201: AuthResult}, auth=True)
 async def update_preferences(request: web.Request) -> web.Response:
     caller = await require_caller(request)
     body = await parse_body(request, Preferences)
@@ -163,8 +173,10 @@ async def update_preferences(request: web.Request) -> web.Response:
                                        body.preferences)
     if user is None:
         raise ApiError(401, "the account no longer exists")
-    token = await reissue(request, user, caller.session_id)
-    return json_response({"auth_token": token, "info": user.info()}, status=201)
+    # The contract answers with a token: the caller's own, which keeps working
+    # (a token stops only at logout, deletion, password change or expiry).
+    return json_response({"auth_token": bearer_token(request), "info": user.info()},
+                         status=201)
 
 
 @routes.delete("/user/delete")
@@ -175,20 +187,32 @@ async def delete_account(request: web.Request) -> web.Response:
     caller = await require_caller(request)
     body = await parse_body(request, PasswordConfirmation)
     db = request.config_dict[keys.DATABASE]
-    if not await users.password_matches(db, caller.user.id, body.password):
+    if not await users.password_matches(db, request.config_dict[keys.PASSWORDS],
+                                        caller.user.id, body.password):
         raise ApiError(401, {"password": "The password is not correct."})
     await delete_user(request, caller.user)
     return json_response({"status": "deleted"}, status=201)
 
 
+def role_rule_error(error: users.RoleRuleBroken) -> ApiError:
+    """The answer to a change refused by a rule about roles (shared by every route)."""
+    if isinstance(error, users.HasClients):
+        return ApiError(409, "this technician still has clients: an administrator must first "
+                             "assign them to another technician")
+    if isinstance(error, users.LastAdmin):
+        return ApiError(409, "this is the last administrator: make another user an "
+                             "administrator first")
+    return ApiError(400, {"technician_id": str(error)})
+
+
 async def delete_user(request: web.Request, user: users.User) -> None:
-    """Delete a user and their sessions; 409 for a technician who still has clients."""
+    """Delete a user and their sessions; 409 when a rule about roles forbids it."""
     try:
         await users.delete(request.config_dict[keys.DATABASE],
-                           request.config_dict[keys.DB_CLIENT], user)
-    except users.HasClients:
-        raise ApiError(409, "a technician with clients cannot be deleted: an admin must "
-                            "first assign the clients to another technician") from None
+                           request.config_dict[keys.DB_CLIENT], user,
+                           request.config_dict[keys.SETTINGS].mongodb.wtimeout_ms)
+    except users.RoleRuleBroken as error:
+        raise role_rule_error(error) from None
 
 
 @routes.get("/user/admin")

@@ -17,14 +17,16 @@ from typing import Annotated, Any
 from aiohttp import web
 from bson import ObjectId
 from bson.errors import InvalidId
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from pialara_async import keys
 from pialara_async.api.auth import Caller, require_caller
 from pialara_async.api.errors import ApiError, not_found
 from pialara_async.api.openapi import describe
 from pialara_async.api.user import delete_user as delete_with_sessions
+from pialara_async.api.user import role_rule_error
 from pialara_async.api.validation import parse_body, parse_query
+from pialara_async.emails import EmailAddress
 from pialara_async.jsonio import json_response
 from pialara_async.repositories import users
 from pialara_async.repositories.users import Role, Sex
@@ -51,7 +53,7 @@ class Profile(Strict):
 
 class NewUser(Strict):
     name: Name
-    email: Annotated[EmailStr, Field(max_length=254)]
+    email: EmailAddress
     password: Password
     role: Role
     technician_id: HexId | None = Field(None, description="required for a client")
@@ -66,7 +68,7 @@ class ClientChanges(Strict):
 
 
 class AdminChanges(ClientChanges):
-    email: Annotated[EmailStr, Field(max_length=254)] | None = None
+    email: EmailAddress | None = None
     role: Role | None = None
     technician_id: HexId | None = None
 
@@ -132,15 +134,6 @@ def _profile_fields(profile: Profile | None) -> dict[str, Any]:
     return {f"profile.{key}": value for key, value in values.items()}
 
 
-async def _technician(request: web.Request, hex_id: str | None) -> ObjectId:
-    if hex_id is None:
-        raise ApiError(400, {"technician_id": "a client needs a technician"})
-    technician = await users.by_id(_db(request), ObjectId(hex_id))
-    if technician is None or technician.role != "technician":
-        raise ApiError(400, {"technician_id": "no technician has this id"})
-    return technician.id
-
-
 def _visible_scope(caller: Caller) -> dict[str, Any] | None:
     """Which users the caller may see or edit through /users/{id}; None: none but self."""
     if caller.user.is_admin:
@@ -181,25 +174,25 @@ async def create_user(request: web.Request) -> web.Response:
     caller = await require_caller(request)
     _require_role(caller, "admin", "technician")
     body = await parse_body(request, NewUser)
-    technician_id: ObjectId | None = None
+    technician_id = None if body.technician_id is None else ObjectId(body.technician_id)
     if not caller.user.is_admin:
         if body.role != "client":
             raise ApiError(403, "technicians create clients only")
-        if body.technician_id not in (None, str(caller.user.id)):
+        if technician_id not in (None, caller.user.id):
             raise ApiError(403, "technicians create clients of their own only")
         technician_id = caller.user.id
-    elif body.role == "client":
-        technician_id = await _technician(request, body.technician_id)
-    elif body.technician_id is not None:
-        raise ApiError(400, {"technician_id": "only clients have a technician"})
     profile = {k.removeprefix("profile."): v for k, v in _profile_fields(body.profile).items()}
     try:
         user = await users.create(
-            _db(request), name=body.name, email=str(body.email), password=body.password,
+            _db(request), request.config_dict[keys.PASSWORDS], name=body.name,
+            email=body.email, password=body.password,
             wtimeout_ms=request.config_dict[keys.SETTINGS].mongodb.wtimeout_ms,
-            role=body.role, technician_id=technician_id, profile=profile or None)
+            role=body.role, technician_id=technician_id, profile=profile or None,
+            client=request.config_dict[keys.DB_CLIENT])
     except users.EmailTaken:
         raise ApiError(400, {"email": "A user with the given email already exists."}) from None
+    except users.RoleRuleBroken as error:
+        raise role_rule_error(error) from None
     return json_response({"user": user.public()}, status=201)
 
 
@@ -219,7 +212,8 @@ async def update_me(request: web.Request) -> web.Response:
     changes = _profile_fields(body.profile)
     if body.name is not None:
         changes["name"] = body.name
-    user = await users.update(_db(request), caller.user.id, changes)
+    user = await users.update(_db(request), request.config_dict[keys.DB_CLIENT],
+                              caller.user.id, changes)
     if user is None:
         raise not_found()
     return json_response({"user": user.public()})
@@ -232,9 +226,10 @@ async def change_password(request: web.Request) -> web.Response:
     caller = await require_caller(request)
     body = await parse_body(request, PasswordChange)
     db = _db(request)
-    if not await users.password_matches(db, caller.user.id, body.old_password):
+    hashing = request.config_dict[keys.PASSWORDS]
+    if not await users.password_matches(db, hashing, caller.user.id, body.old_password):
         raise ApiError(401, {"old_password": "The password is not correct."})
-    await users.set_password(db, caller.user.id, body.new_password,
+    await users.set_password(db, hashing, caller.user.id, body.new_password,
                              request.config_dict[keys.SETTINGS].mongodb.wtimeout_ms)
     await users.close_other_sessions(db, caller.user.id, keep=caller.session_id)
     return json_response({"user": caller.user.public()})
@@ -281,24 +276,19 @@ async def update_user(request: web.Request) -> web.Response:
     if body.name is not None:
         changes["name"] = body.name
     if body.email is not None:
-        changes["email"] = str(body.email)
+        changes["email"] = body.email
     if body.role is not None:
         changes["role"] = body.role
     if body.technician_id is not None:
-        changes["technician_id"] = await _technician(request, body.technician_id)
-    target = await users.within(_db(request), user_id, scope)
-    if target is None:
-        raise not_found()
-    if changes.get("role", target.role) == "client" and \
-            "technician_id" not in changes and target.technician_id is None:
-        raise ApiError(400, {"technician_id": "a client needs a technician"})
-    if target.role == "technician" and changes.get("role", "technician") != "technician" and \
-            await _db(request).users.count_documents({"technician_id": target.id}, limit=1):
-        raise ApiError(409, "this technician still has clients; reassign them first")
+        changes["technician_id"] = ObjectId(body.technician_id)
     try:
-        user = await users.update(_db(request), user_id, changes, scope)
+        user = await users.update(
+            _db(request), request.config_dict[keys.DB_CLIENT], user_id, changes, scope,
+            wtimeout_ms=request.config_dict[keys.SETTINGS].mongodb.wtimeout_ms)
     except users.EmailTaken:
         raise ApiError(400, {"email": "A user with the given email already exists."}) from None
+    except users.RoleRuleBroken as error:
+        raise role_rule_error(error) from None
     if user is None:
         raise not_found()
     return json_response({"user": user.public()})

@@ -79,7 +79,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     settings = _settings(ctx)
     # Process-wide, so here rather than in create_app (tests make many apps).
     gc.set_threshold(*settings.server.gc_thresholds)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ConfigError as error:
+        _fail(str(error))
     app.on_startup.append(_freeze_startup_objects)  # runs after the cleanup contexts start
     web.run_app(
         app,
@@ -170,14 +173,14 @@ def seed(ctx: click.Context, movies: int, comments: int, users: int, seed_value:
     sizes = Sizes(movies=movies, comments=comments, users=users)
 
     async def run() -> None:
-        async with connect(settings) as (_client, db):
+        async with connect(settings) as (client, db):
             if if_empty and await db.movies.estimated_document_count():
                 click.echo(f"database {db.name!r} already has movies: left as it is")
                 return
             counts = await seed_demo_data(db, sizes, seed_value)
             for name, count in counts.items():
                 click.echo(f"{name}: {count}")
-            accounts = await create_demo_accounts(db, settings.mongodb.wtimeout_ms)
+            accounts = await create_demo_accounts(db, client, settings.mongodb.wtimeout_ms)
             click.echo("\nPIA Lara demo accounts (passwords are shown only now):")
             for account in accounts:
                 click.echo(f"  {account.role:<11} {account.email:<26} {account.password}")
@@ -195,6 +198,7 @@ def import_files(ctx: click.Context, files: tuple[Path, ...], collection: str | 
                  drop: bool) -> None:
     """Load mongoexport JSON or mongodump BSON (.bson, .bson.gz) files."""
     from pialara_async.data.importer import MalformedInput, collection_for, import_file
+    from pialara_async.data.migrations import migrate_accounts
     from pialara_async.db.client import connect
     from pialara_async.repositories import indexes, stats
 
@@ -225,6 +229,10 @@ def import_files(ctx: click.Context, files: tuple[Path, ...], collection: str | 
                 dropped.add(target)
                 totals[result.collection] = totals.get(result.collection, 0) + result.written
             await indexes.ensure_indexes(db)
+            if {"users", "comments"} & totals.keys():
+                for result in await migrate_accounts(db):
+                    if result.changed:
+                        click.echo(f"{result.name}: {result.changed} changed")
             await stats.refresh_director_stats(db)
             for name, count in totals.items():
                 click.echo(f"{name}: {count} imported, {await db[name].count_documents({})} "

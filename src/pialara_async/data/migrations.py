@@ -5,6 +5,14 @@
 - ``movies.imdb.rating``: a number stored as a string becomes that number; an
   empty string (no rating) is removed, so only numbers remain.
 
+And the accounts' (also run by ``import`` after loading users or comments):
+
+- MFlix's ``isAdmin: true`` becomes ``role: "admin"`` (the role is the one
+  source of rights; the flag is removed);
+- e-mail domains in lower case (accounts are found by address);
+- comments without an owner are linked to the account of their ``email``
+  (``user_id``); comments of addresses without an account stay unowned.
+
 Each update matches the value it read, so a document changed in between is
 left for the next run; a second run finds nothing to change.
 """
@@ -97,9 +105,71 @@ async def run_migration(
     return changed, skipped
 
 
+async def _bulk(collection: Any, operations: Any) -> int:
+    """Apply ``operations`` in batches; how many documents changed."""
+    changed = 0
+    batch: list[UpdateOne] = []
+    async for operation in operations:
+        batch.append(operation)
+        if len(batch) >= BATCH_SIZE:
+            changed += (await collection.bulk_write(batch, ordered=False)).modified_count
+            batch.clear()
+    if batch:
+        changed += (await collection.bulk_write(batch, ordered=False)).modified_count
+    return changed
+
+
+async def admin_flags_to_roles(db: Any) -> MigrationResult:
+    promoted = await db.users.update_many({"isAdmin": True, "role": {"$exists": False}},
+                                          {"$set": {"role": "admin"}})
+    await db.users.update_many({"isAdmin": {"$exists": True}}, {"$unset": {"isAdmin": ""}})
+    return MigrationResult("isAdmin to role", promoted.modified_count, 0)
+
+
+async def email_domains_lowercase(db: Any) -> MigrationResult:
+    skipped = 0
+
+    async def updates() -> Any:
+        nonlocal skipped
+        async for user in db.users.find({"email": {"$regex": "@.*[A-Z]"}}, {"email": 1}):
+            local, _, domain = user["email"].rpartition("@")
+            lower = f"{local}@{domain.lower()}"
+            if await db.users.count_documents({"email": lower}, limit=1):
+                skipped += 1  # another account has that address: left for a person
+                continue
+            yield UpdateOne({"_id": user["_id"], "email": user["email"]},
+                            {"$set": {"email": lower}})
+
+    changed = await _bulk(db.users, updates())
+    return MigrationResult("e-mail domains to lower case", changed, skipped)
+
+
+async def comments_to_accounts(db: Any) -> MigrationResult:
+    accounts = {u["email"]: u["_id"] async for u in db.users.find({}, {"email": 1})}
+    skipped = 0
+
+    async def updates() -> Any:
+        nonlocal skipped
+        async for comment in db.comments.find({"user_id": {"$exists": False}}, {"email": 1}):
+            owner = accounts.get(comment.get("email"))
+            if owner is None:
+                skipped += 1
+                continue
+            yield UpdateOne({"_id": comment["_id"], "user_id": {"$exists": False}},
+                            {"$set": {"user_id": owner}})
+
+    changed = await _bulk(db.comments, updates())
+    return MigrationResult("comments to their accounts", changed, skipped)
+
+
+async def migrate_accounts(db: Any) -> list[MigrationResult]:
+    return [await admin_flags_to_roles(db), await email_domains_lowercase(db),
+            await comments_to_accounts(db)]
+
+
 async def migrate(db: Any) -> list[MigrationResult]:
     results = []
     for name, (field, update) in MIGRATIONS.items():
         changed, skipped = await run_migration(db.movies, field, update)
         results.append(MigrationResult(name, changed, skipped))
-    return results
+    return results + await migrate_accounts(db)

@@ -12,6 +12,7 @@ import bcrypt
 from pialara_async.data.generate import Sizes, generate
 from pialara_async.data.load import insert_batches
 from pialara_async.repositories import indexes, stats, users
+from pialara_async.security.passwords import PasswordHashing
 
 
 def unusable_password_hash() -> str:
@@ -38,12 +39,21 @@ async def seed_demo_data(db: Any, sizes: Sizes, seed: int) -> dict[str, int]:
     return counts
 
 
-async def create_demo_accounts(db: Any, wtimeout_ms: int) -> list[DemoAccount]:
+async def create_demo_accounts(db: Any, client: Any, wtimeout_ms: int) -> list[DemoAccount]:
     """PIA Lara's three roles: an admin, a technician and a client of that technician.
 
     Each gets a fresh random password, returned once to be printed; there are
     no well-known default passwords.
     """
+    hashing = PasswordHashing(workers=1)
+    try:
+        return await _create_demo_accounts(db, client, wtimeout_ms, hashing)
+    finally:
+        hashing.close()
+
+
+async def _create_demo_accounts(db: Any, client: Any, wtimeout_ms: int,
+                                hashing: PasswordHashing) -> list[DemoAccount]:
     accounts = []
     technician_id = None
     for role, name, email in (
@@ -55,10 +65,10 @@ async def create_demo_accounts(db: Any, wtimeout_ms: int) -> list[DemoAccount]:
         await db.users.delete_one({"email": email})
         profile = {"sex": "female", "birth_date": datetime.datetime(1988, 3, 14),
                    "pathology": "dysarthria"} if role == "client" else None
-        user = await users.create(db, name=name, email=email, password=password,
+        user = await users.create(db, hashing, name=name, email=email, password=password,
                                   wtimeout_ms=wtimeout_ms, role=role,  # type: ignore[arg-type]
                                   technician_id=technician_id if role == "client" else None,
-                                  profile=profile)
+                                  profile=profile, client=client)
         if role == "technician":
             technician_id = user.id
         accounts.append(DemoAccount(role, email, password))

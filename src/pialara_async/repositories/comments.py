@@ -3,6 +3,13 @@
 Each write and the movie's ``num_mflix_comments`` counter change together in
 one transaction (the callback API retries transient errors), and ownership is
 part of the write's own filter, so there is no read-then-write race.
+
+A comment belongs to the account that wrote it (``user_id``), not to an
+e-mail address: an address can change hands (an account deleted and the
+address registered again, an administrator changing a user's address), the
+account id cannot. ``name`` and ``email`` stay on each comment for display, as
+in the MFlix data; the sample data's comments, which have only those, are
+linked to the accounts of their addresses by ``pialara-async migrate``.
 """
 
 from __future__ import annotations
@@ -44,8 +51,8 @@ def _now() -> datetime.datetime:
 
 
 async def add(db: Any, client: Any, user: User, movie_id: ObjectId, text: str) -> ObjectId:
-    comment = {"name": user.name, "email": user.email, "movie_id": movie_id, "text": text,
-               "date": _now()}
+    comment = {"name": user.name, "email": user.email, "user_id": user.id,
+               "movie_id": movie_id, "text": text, "date": _now()}
 
     async def write(session: Any) -> None:
         counted = await db.movies.update_one(
@@ -68,7 +75,7 @@ async def _why_not(db: Any, comment_id: ObjectId) -> Exception:
 async def edit(db: Any, user: User, comment_id: ObjectId, text: str) -> ObjectId:
     """Change the text of the user's own comment; returns its movie id."""
     updated = await db.comments.find_one_and_update(
-        {"_id": comment_id, "email": user.email},
+        {"_id": comment_id, "user_id": user.id},
         {"$set": {"text": text, "date": _now()}},
         projection={"movie_id": 1})
     if updated is None:
@@ -83,7 +90,7 @@ async def remove(db: Any, client: Any, user: User, comment_id: ObjectId) -> Obje
     async def write(session: Any) -> None:
         removed.clear()
         document = await db.comments.find_one_and_delete(
-            {"_id": comment_id, "email": user.email}, projection={"movie_id": 1},
+            {"_id": comment_id, "user_id": user.id}, projection={"movie_id": 1},
             session=session)
         if document is None:
             return

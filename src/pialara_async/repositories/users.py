@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument, WriteConcern
 from pymongo.errors import DuplicateKeyError
 from pymongo.read_concern import ReadConcern
 
@@ -32,8 +32,31 @@ class EmailTaken(Exception):
     pass
 
 
-class HasClients(Exception):
-    """A technician who still cares for clients cannot be deleted."""
+class RoleRuleBroken(Exception):
+    """A change refused because it would break a rule about roles."""
+
+
+class HasClients(RoleRuleBroken):
+    """A technician who still cares for clients cannot be deleted or demoted."""
+
+
+class LastAdmin(RoleRuleBroken):
+    """The last administrator cannot be deleted or demoted."""
+
+
+class TechnicianRequired(RoleRuleBroken):
+    """A client needs a technician, and it must be an existing one."""
+
+
+class OnlyClientsHaveTechnicians(RoleRuleBroken):
+    pass
+
+
+# Every change that could break a rule about roles increments this document in
+# its transaction: two such transactions write one document, so a real server
+# makes one of them retry and see what the other did (no write skew).
+GUARD_COLLECTION = "invariants"
+GUARD_ID = "user_roles"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +65,15 @@ class User:
     name: str
     email: str
     role: Role | None = None
-    is_admin_flag: bool = False
     preferences: dict[str, Any] = field(default_factory=dict)
     technician_id: ObjectId | None = None
     profile: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_admin(self) -> bool:
-        # MFlix marks admins with isAdmin; PIA Lara with role "admin": either counts.
-        return self.role == "admin" or self.is_admin_flag
+        # The role is the one source of rights. MFlix's isAdmin flag is mapped
+        # to it when data is imported or migrated, and echoed in responses.
+        return self.role == "admin"
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> User:
@@ -59,7 +82,6 @@ class User:
             name=document.get("name", ""),
             email=document["email"],
             role=document.get("role"),
-            is_admin_flag=document.get("isAdmin") is True,
             preferences=document.get("preferences") or {},
             technician_id=document.get("technician_id"),
             profile=document.get("profile") or {},
@@ -85,54 +107,72 @@ async def by_id(db: Any, user_id: ObjectId) -> User | None:
 
 
 async def create(
-    db: Any, *, name: str, email: str, password: str, wtimeout_ms: int,
-    role: Role | None = None, is_admin: bool = False, technician_id: ObjectId | None = None,
-    profile: dict[str, Any] | None = None,
+    db: Any, hashing: passwords.PasswordHashing, *, name: str, email: str, password: str,
+    wtimeout_ms: int, role: Role | None = None, technician_id: ObjectId | None = None,
+    profile: dict[str, Any] | None = None, client: Any = None,
 ) -> User:
-    """Insert with write concern majority: an account must not be lost."""
+    """Insert with write concern majority: an account must not be lost. A client
+    (which needs ``client``, the driver client) is created in a transaction that
+    checks its technician."""
     document: dict[str, Any] = {"name": name, "email": email,
-                                "password": passwords.hash_password(password),
+                                "password": await hashing.hash(password),
                                 "preferences": {},
                                 "created_at": _now()}
     if role is not None:
         document["role"] = role
-    if is_admin:
-        document["isAdmin"] = True
-    if technician_id is not None:
-        document["technician_id"] = technician_id
     if profile:
         document["profile"] = profile
-    try:
-        result = await driver.majority(db.users, wtimeout_ms).insert_one(document)
-    except DuplicateKeyError:
-        raise EmailTaken(email) from None
+    if role == "client":
+        if technician_id is None:
+            raise TechnicianRequired("a client needs a technician")
+        document["technician_id"] = technician_id
+
+        async def insert(session: Any) -> Any:
+            await _guard(db, session)
+            await _check_technician(db, technician_id, session)
+            return await db.users.insert_one(document, session=session)
+
+        try:
+            result = await _transaction(client, insert, wtimeout_ms)
+        except DuplicateKeyError:
+            raise EmailTaken(email) from None
+    else:
+        if technician_id is not None:
+            raise OnlyClientsHaveTechnicians("only clients have a technician")
+        try:
+            result = await driver.majority(db.users, wtimeout_ms).insert_one(document)
+        except DuplicateKeyError:
+            raise EmailTaken(email) from None
     document["_id"] = result.inserted_id
     return User.from_document(document)
 
 
-async def authenticate(db: Any, email: str, password: str) -> User | None:
+async def authenticate(db: Any, hashing: passwords.PasswordHashing, email: str,
+                       password: str) -> User | None:
     """The user if the password is right; a legacy bcrypt hash is upgraded to argon2id."""
     document = await db.users.find_one({"email": email})
     stored = document.get("password") if document else None
-    check = passwords.verify_password(password, stored if isinstance(stored, str) else None)
+    check = await hashing.verify(password, stored if isinstance(stored, str) else None)
     if document is None or not check.ok:
         return None
     if check.rehash:
         # Matched on the old hash: a concurrent password change wins.
         await db.users.update_one({"_id": document["_id"], "password": stored},
-                                  {"$set": {"password": passwords.hash_password(password)}})
+                                  {"$set": {"password": await hashing.hash(password)}})
     return User.from_document(document)
 
 
-async def password_matches(db: Any, user_id: ObjectId, password: str) -> bool:
+async def password_matches(db: Any, hashing: passwords.PasswordHashing, user_id: ObjectId,
+                           password: str) -> bool:
     document = await db.users.find_one({"_id": user_id}, {"password": 1})
     stored = document.get("password") if document else None
-    return passwords.verify_password(password, stored if isinstance(stored, str) else None).ok
+    return (await hashing.verify(password, stored if isinstance(stored, str) else None)).ok
 
 
-async def set_password(db: Any, user_id: ObjectId, password: str, wtimeout_ms: int) -> None:
+async def set_password(db: Any, hashing: passwords.PasswordHashing, user_id: ObjectId,
+                       password: str, wtimeout_ms: int) -> None:
     await driver.majority(db.users, wtimeout_ms).update_one(
-        {"_id": user_id}, {"$set": {"password": passwords.hash_password(password)}})
+        {"_id": user_id}, {"$set": {"password": await hashing.hash(password)}})
 
 
 async def set_preferences(db: Any, user_id: ObjectId, preferences: dict[str, Any]) -> User | None:
@@ -148,36 +188,107 @@ async def within(db: Any, user_id: ObjectId, scope: dict[str, Any]) -> User | No
     return None if document is None else User.from_document(document)
 
 
-async def update(db: Any, user_id: ObjectId, changes: dict[str, Any],
-                 scope: dict[str, Any] | None = None) -> User | None:
-    """Set fields (names fixed by the caller's model) on a user within ``scope``."""
+async def update(db: Any, client: Any, user_id: ObjectId, changes: dict[str, Any],
+                 scope: dict[str, Any] | None = None, *, wtimeout_ms: int = 0) -> User | None:
+    """Set fields (names fixed by the caller's model) on a user within ``scope``.
+
+    A change of role or technician runs in a transaction that keeps the rules:
+    only clients have a technician (it goes when the user stops being one) and
+    it is an existing technician; a technician with clients stays one; the last
+    administrator stays one.
+    """
+    scope = scope or {}
     if not changes:
-        return await within(db, user_id, scope or {})
-    else:
+        return await within(db, user_id, scope)
+    if not {"role", "technician_id"} & changes.keys():
         try:
             document = await db.users.find_one_and_update(
-                {"_id": user_id, **(scope or {})}, {"$set": changes},
+                {"_id": user_id, **scope}, {"$set": changes},
                 projection=PUBLIC, return_document=ReturnDocument.AFTER)
         except DuplicateKeyError:
             raise EmailTaken(changes.get("email", "")) from None
+        return None if document is None else User.from_document(document)
+
+    async def change(session: Any) -> dict[str, Any] | None:
+        await _guard(db, session)
+        target = await db.users.find_one({"_id": user_id, **scope}, PUBLIC, session=session)
+        if target is None:
+            return None
+        role = changes.get("role", target.get("role"))
+        await _check_leaving(db, target, role, session)
+        update: dict[str, Any] = {"$set": dict(changes)}
+        if role == "client":
+            technician = changes.get("technician_id", target.get("technician_id"))
+            if technician is None:
+                raise TechnicianRequired("a client needs a technician")
+            await _check_technician(db, technician, session)
+            update["$set"]["technician_id"] = technician
+        elif "technician_id" in changes:
+            raise OnlyClientsHaveTechnicians("only clients have a technician")
+        elif "technician_id" in target:
+            update["$unset"] = {"technician_id": ""}
+        return await db.users.find_one_and_update(
+            {"_id": user_id}, update, projection=PUBLIC,
+            return_document=ReturnDocument.AFTER, session=session)
+
+    try:
+        document = await _transaction(client, change, wtimeout_ms)
+    except DuplicateKeyError:
+        raise EmailTaken(changes.get("email", "")) from None
     return None if document is None else User.from_document(document)
 
 
-async def delete(db: Any, client: Any, user: User) -> None:
-    """Delete the user and all their sessions in one transaction.
+async def delete(db: Any, client: Any, user: User, wtimeout_ms: int = 0) -> None:
+    """Delete the user and all their sessions in one transaction, unless that
+    leaves clients without their technician or nobody an administrator.
 
-    Their comments stay, attributed by name and email as in the MFlix data.
+    Their comments stay, attributed by name and email as in the MFlix data,
+    owned by nobody (ownership follows the account's id, which is gone).
     """
-    if user.role == "technician" and await db.users.count_documents(
-            {"technician_id": user.id}, limit=1):
-        raise HasClients(user.email)
 
     async def remove(session: Any) -> None:
+        await _guard(db, session)
+        target = await db.users.find_one({"_id": user.id}, PUBLIC, session=session)
+        if target is None:
+            return
+        await _check_leaving(db, target, None, session)
         await db.sessions.delete_many({"user_oid": user.id}, session=session)
         await db.users.delete_one({"_id": user.id}, session=session)
 
+    await _transaction(client, remove, wtimeout_ms)
+
+
+async def _guard(db: Any, session: Any) -> None:
+    await db[GUARD_COLLECTION].update_one({"_id": GUARD_ID}, {"$inc": {"version": 1}},
+                                          upsert=True, session=session)
+
+
+async def _check_leaving(db: Any, target: dict[str, Any], role: Role | None,
+                         session: Any) -> None:
+    """Refuse a user leaving their role (``role`` is the new one, None: deleted)
+    when that breaks a rule."""
+    if target.get("role") == "admin" and role != "admin" and not await \
+            db.users.count_documents({"role": "admin", "_id": {"$ne": target["_id"]}},
+                                     limit=1, session=session):
+        raise LastAdmin("the last administrator cannot stop being one")
+    if target.get("role") == "technician" and role != "technician" and await \
+            db.users.count_documents({"technician_id": target["_id"]}, limit=1,
+                                     session=session):
+        raise HasClients("this technician still has clients")
+
+
+async def _check_technician(db: Any, technician_id: ObjectId, session: Any) -> None:
+    if not await db.users.count_documents({"_id": technician_id, "role": "technician"},
+                                          limit=1, session=session):
+        raise TechnicianRequired("no technician has this id")
+
+
+async def _transaction(client: Any, work: Any, wtimeout_ms: int) -> Any:
+    """``work(session)`` in a transaction (retried on transient errors), committed
+    with write concern majority."""
+    concern = WriteConcern("majority", wtimeout=wtimeout_ms or None)
     async with await driver.start_session(client) as session:
-        await session.with_transaction(remove)
+        return await session.with_transaction(work, write_concern=concern)
 
 
 async def page(db: Any, *, role: Role | None, search: str | None, page_number: int) -> (
@@ -196,7 +307,8 @@ async def page(db: Any, *, role: Role | None, search: str | None, page_number: i
 
 
 async def technicians(db: Any) -> list[User]:
-    cursor = db.users.find({"role": "technician"}, PUBLIC).sort("name", ASCENDING)
+    cursor = db.users.find({"role": "technician"}, PUBLIC).sort(
+        [("name", ASCENDING), ("_id", ASCENDING)])
     return [User.from_document(d) async for d in cursor]
 
 
