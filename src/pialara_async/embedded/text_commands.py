@@ -169,12 +169,24 @@ class TextCommands:
         sort = dict(command.get("sort") or {})
         skip, limit = command.get("skip", 0) or 0, command.get("limit", 0) or 0
         by_score_only = bool(sort) and all(_is_meta(value) for value in sort.values())
+        # By score, then by ``_id`` among equal scores (a stable paging order).
+        by_score_then_id = bool(sort) and list(sort)[-1] == "_id" and len(sort) > 1 and \
+            all(_is_meta(value) for key, value in sort.items() if key != "_id")
         # Best scores first, so a page sorted by score needs only its first chunks.
         keys = sorted(scores, key=scores.__getitem__, reverse=True)
         if by_score_only and not rest:
             # Every indexed key is a document of the collection: fetch just the page.
             keys = keys[skip:skip + limit if limit else None]
             skip = 0
+        elif by_score_then_id and not rest and limit and keys:
+            # The page, widened to every key tied with its first and last score:
+            # the tie-break on ``_id`` then happens among those alone.
+            start, end = min(skip, len(keys)), min(skip + limit, len(keys))
+            while 0 < start < len(keys) and scores[keys[start - 1]] == scores[keys[start]]:
+                start -= 1
+            while 0 < end < len(keys) and scores[keys[end]] == scores[keys[end - 1]]:
+                end += 1
+            keys, skip = keys[start:end], skip - start
         found = self._matching(namespace, rest, keys,
                                enough=skip + limit if by_score_only and limit else None)
         found.sort(key=functools.cmp_to_key(_sort_comparator(sort, scores)))

@@ -15,9 +15,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         # dump that already has it is left alone.
         IndexModel([("cast", TEXT), ("fullplot", TEXT), ("genres", TEXT), ("title", TEXT)],
                    name="cast_text_fullplot_text_genres_text_title_text"),
-        IndexModel([(POPULARITY, DESCENDING)], name="popularity"),
-        IndexModel([("cast", ASCENDING), (POPULARITY, DESCENDING)], name="cast_popularity"),
-        IndexModel([("genres", ASCENDING), (POPULARITY, DESCENDING)], name="genres_popularity"),
+        # The paged orders (``movies.DEFAULT_SORT``), ``_id`` last.
+        IndexModel([(POPULARITY, DESCENDING), ("_id", DESCENDING)], name="popularity_id"),
+        IndexModel([("cast", ASCENDING), (POPULARITY, DESCENDING), ("_id", DESCENDING)],
+                   name="cast_popularity_id"),
+        IndexModel([("genres", ASCENDING), (POPULARITY, DESCENDING), ("_id", DESCENDING)],
+                   name="genres_popularity_id"),
         IndexModel([("countries", ASCENDING)], name="countries"),
     ],
     stats.DIRECTOR_STATS: stats.INDEXES,
@@ -37,9 +40,20 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
+# Indexes of earlier versions that a declared one replaces.
+REPLACED: dict[str, list[str]] = {
+    "movies": ["popularity", "cast_popularity", "genres_popularity"],
+}
+
+
 async def ensure_indexes(db: Any) -> list[str]:
-    """Create what is missing; returns the names of all declared indexes."""
+    """Create what is missing and drop what was replaced; returns the names of
+    all declared indexes."""
     created: list[str] = []
     for collection, models in INDEXES.items():
         created += await db[collection].create_indexes(models)
+    for collection, names in REPLACED.items():
+        existing = await db[collection].index_information()
+        for name in set(existing) & set(names):
+            await db[collection].drop_index(name)
     return created

@@ -18,7 +18,10 @@ from pialara_async.db import driver
 
 ENTRIES_PER_PAGE = 20
 POPULARITY = "tomatoes.viewer.numReviews"
-DEFAULT_SORT: list[tuple[str, Any]] = [(POPULARITY, DESCENDING)]
+# Every paged order ends with ``_id``, so documents with equal keys keep one
+# order from page to page (none repeated, none skipped). Descending like the
+# keys before it, so one index walk serves the whole order.
+DEFAULT_SORT: list[tuple[str, Any]] = [(POPULARITY, DESCENDING), ("_id", DESCENDING)]
 TEXT_SCORE = {"$meta": "textScore"}
 RUNTIME_BOUNDARIES = [0, 60, 90, 120, 180]
 RATING_BOUNDARIES = [0, 50, 70, 90, 100]
@@ -74,7 +77,8 @@ async def search(db: Any, query: Search, page: int) -> Page:
     movies = db.movies
     where = search_filter(query)
     if query.kind == "text":
-        cursor = movies.find(where, {"score": TEXT_SCORE}).sort([("score", TEXT_SCORE)])
+        cursor = movies.find(where, {"score": TEXT_SCORE}).sort(
+            [("score", TEXT_SCORE), ("_id", DESCENDING)])
     else:
         cursor = movies.find(where).sort(DEFAULT_SORT)
     cursor = cursor.skip(page * ENTRIES_PER_PAGE).limit(ENTRIES_PER_PAGE)
@@ -128,7 +132,7 @@ def facets_pipeline(cast: list[str], page: int) -> list[dict[str, Any]]:
     bucket_output = {"count": {"$sum": 1}}
     return [
         {"$match": {"cast": {"$in": cast}}},
-        {"$sort": {POPULARITY: DESCENDING}},
+        {"$sort": dict(DEFAULT_SORT)},
         {"$facet": {
             "movies": [{"$skip": page * ENTRIES_PER_PAGE}, {"$limit": ENTRIES_PER_PAGE}],
             "runtime": [{"$bucket": {"groupBy": "$runtime", "boundaries": RUNTIME_BOUNDARIES,
