@@ -13,15 +13,26 @@ drivers share.
 | ``start_session``  | coroutine               | plain call                    |
 | ``start_transaction`` | plain call           | coroutine                     |
 | ``close``          | plain call              | coroutine                     |
+
+Transactions go through ``run_transaction`` on both: Motor's ``with_transaction``
+commits when ``start_transaction``'s context exits, outside its retry loop, so
+a write conflict at commit reached the caller instead of being retried.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
-from collections.abc import Mapping, Sequence
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from pymongo import WriteConcern
+from pymongo.errors import PyMongoError
+
+MAX_TIME_EXPIRED = 50
 
 Driver = Literal["motor", "pymongo"]
 
@@ -78,6 +89,56 @@ async def start_session(client: Any, **options: Any) -> Any:
 async def start_transaction(session: Any, **options: Any) -> None:
     """Start a transaction by hand (``with_transaction`` is the same on both)."""
     await _resolve(session.start_transaction(**options))
+
+
+async def run_transaction(
+    client: Any, work: Callable[[Any], Awaitable[Any]], *,
+    write_concern: WriteConcern | None = None, time_limit: float = 30.0,
+) -> Any:
+    """``work(session)`` in a transaction, retried as MongoDB's drivers specify:
+    the whole transaction on ``TransientTransactionError`` (from ``work`` or the
+    commit), the commit alone on ``UnknownTransactionCommitResult``; retries
+    stop after ``time_limit`` seconds and the last error is raised. ``work``
+    must be safe to run again."""
+    deadline = time.monotonic() + time_limit
+    attempt = 0
+    async with await start_session(client) as session:
+        while True:
+            attempt += 1
+            await start_transaction(session, write_concern=write_concern)
+            try:
+                result = await work(session)
+            except BaseException as exc:
+                if session.in_transaction:
+                    with contextlib.suppress(PyMongoError):
+                        await session.abort_transaction()
+                if _transient(exc) and time.monotonic() < deadline:
+                    await _backoff(attempt)
+                    continue
+                raise
+            if not session.in_transaction:
+                return result  # ``work`` ended the transaction itself
+            while True:
+                try:
+                    await session.commit_transaction()
+                    return result
+                except PyMongoError as exc:
+                    if exc.has_error_label("UnknownTransactionCommitResult") and \
+                            time.monotonic() < deadline and exc.code != MAX_TIME_EXPIRED:
+                        continue
+                    if _transient(exc) and time.monotonic() < deadline:
+                        break
+                    raise
+            await _backoff(attempt)
+
+
+def _transient(error: BaseException) -> bool:
+    return isinstance(error, PyMongoError) and error.has_error_label("TransientTransactionError")
+
+
+async def _backoff(attempt: int) -> None:
+    # Jittered, so two transactions that conflicted do not meet again at once.
+    await asyncio.sleep(random.uniform(0, min(0.1, 0.002 * 2 ** attempt)))
 
 
 def majority(collection: Any, wtimeout_ms: int) -> Any:

@@ -62,8 +62,7 @@ async def add(db: Any, client: Any, user: User, movie_id: ObjectId, text: str) -
         comment.pop("_id", None)  # a retried transaction inserts afresh
         await db.comments.insert_one(comment, session=session)
 
-    async with await driver.start_session(client) as session:
-        await session.with_transaction(write)
+    await driver.run_transaction(client, write)
     return comment["_id"]
 
 
@@ -98,8 +97,7 @@ async def remove(db: Any, client: Any, user: User, comment_id: ObjectId) -> Obje
         await db.movies.update_one({"_id": document["movie_id"]},
                                    {"$inc": {"num_mflix_comments": -1}}, session=session)
 
-    async with await driver.start_session(client) as session:
-        await session.with_transaction(write)
+    await driver.run_transaction(client, write)
     if not removed:
         raise await _why_not(db, comment_id)
     return removed["movie_id"]

@@ -287,8 +287,7 @@ async def _transaction(client: Any, work: Any, wtimeout_ms: int) -> Any:
     """``work(session)`` in a transaction (retried on transient errors), committed
     with write concern majority."""
     concern = WriteConcern("majority", wtimeout=wtimeout_ms or None)
-    async with await driver.start_session(client) as session:
-        return await session.with_transaction(work, write_concern=concern)
+    return await driver.run_transaction(client, work, write_concern=concern)
 
 
 async def page(db: Any, *, role: Role | None, search: str | None, page_number: int) -> (
