@@ -53,11 +53,19 @@ def database_name() -> str:
     return f"test_{uuid.uuid4().hex[:12]}"
 
 
+TEST_BUDGETS = ("login_per_address", "login_per_account", "register_per_address",
+                "websockets_per_address", "messages_per_websocket")
+
+
 def make_settings(tmp_path: Path, uri: str, database: str, **sections: dict[str, Any]) -> Settings:
     overrides: dict[str, Any] = {
         "data_dir": tmp_path / "data",
         "mongodb": {"uri": uri, "database": database, "server_selection_timeout_ms": 3000,
                     **sections.pop("mongodb", {})},
+        # Every test client is 127.0.0.1: budgets wide enough for the tests'
+        # own traffic; tests/security/test_rate_limits.py sets tight ones.
+        "limits": {**{name: "100000/second" for name in TEST_BUDGETS},
+                   **sections.pop("limits", {})},
     }
     overrides.update(sections)
     return load_settings(**overrides)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from pymongo.errors import InvalidOperation
 from pialara_async import keys
 from pialara_async.app import create_app
 from pialara_async.settings import Settings
+from tests.conftest import make_settings
 
 
 async def test_one_client_made_at_startup_and_closed_at_shutdown(
@@ -73,3 +76,17 @@ async def test_shutdown_closes_open_websockets_with_going_away(
     await socket.close()
     await shutdown
     await http.close()
+
+
+def test_test_mode_is_announced_loudly(
+    tmp_path: Path, mongo_uri: str, database_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="pialara_async"):
+        create_app(make_settings(tmp_path, mongo_uri, database_name))
+        assert not [r for r in caplog.records if "test_mode" in r.getMessage()]
+        create_app(make_settings(tmp_path, mongo_uri, database_name,
+                                 auth={"test_mode": True}))
+    warnings = [r for r in caplog.records if "test_mode" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert "administrator" in warnings[0].getMessage()

@@ -8,25 +8,20 @@ benchmark's scale are in ``bench/service_at_scale.py``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pialara_async.app import create_app
 from pialara_async.data.generate import Sizes
 from pialara_async.data.seed import seed_demo_data
+from pialara_async.settings import Settings
 from tests import mixed_load
-from tests.conftest import make_settings
 
 
 async def test_thirty_two_users_for_thirty_seconds(
-    aiohttp_server: Any, tmp_path: Path, mongo_uri: str, database_name: str, db: Any
+    aiohttp_server: Any, settings: Settings, db: Any
 ) -> None:
     await seed_demo_data(db, Sizes(movies=300, comments=900, users=10), seed=5)
     movies = [m["_id"] async for m in db.movies.find({}, {"_id": 1}).limit(30)]
-    # All 32 users come from one address, as behind a proxy: its budgets raised.
-    settings = make_settings(tmp_path, mongo_uri, database_name,
-                             limits={"register_per_address": "1000/minute",
-                                     "login_per_address": "1000/minute"})
     server = await aiohttp_server(create_app(settings))
     report = await mixed_load.run(str(server.make_url("")).rstrip("/"), movies,
                                   clients=32, seconds=30)

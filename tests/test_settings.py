@@ -133,3 +133,23 @@ def test_command_line_reports_bad_configuration_with_exit_code_2(tmp_path: Path)
     assert result.stderr.strip().count("\n") == 0
     assert "mongodb.max_pool_size" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("content", ["", "\n", "short key\n", "x" * 31])
+def test_a_short_or_empty_key_file_is_refused(tmp_path: Path, content: str) -> None:
+    (tmp_path / "secret_key").write_text(content)
+    with pytest.raises(ConfigError, match="shorter than 32 bytes"):
+        token_secret(load_settings(data_dir=tmp_path))
+
+
+def test_a_short_configured_key_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIALARA_AUTH__SECRET_KEY", "k" * 31)
+    with pytest.raises(ConfigError, match=r"auth\.secret_key"):
+        load_settings(data_dir=tmp_path)
+
+
+def test_a_rate_the_library_cannot_read_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"limits\.login_per_address"):
+        load_settings(write(tmp_path, '[limits]\nlogin_per_address = "often"\n'))

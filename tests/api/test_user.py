@@ -215,3 +215,50 @@ async def test_no_response_or_session_holds_a_password_hash(
     async for session in db.sessions.find():
         assert session["jwt"] != token  # only a fingerprint is stored
         assert "password" not in session
+
+
+@pytest.mark.parametrize("email", ["status.7f3a@abc.x49", "ana@pialara.test",
+                                   "o'brien+mflix@sub.example.org"])
+async def test_any_valid_address_registers(client: TestClient, email: str) -> None:
+    response = await register(client, email=email)
+    assert response.status == 201, await response.text()
+    assert (await response.json())["info"]["email"] == email
+    await login(client, email)
+
+
+async def test_the_domain_of_an_address_is_found_in_any_case(
+    client: TestClient, db: Any
+) -> None:
+    created = await register(client, email="Ana.Torres@MFlix.Example")
+    assert created.status == 201
+    stored = await db.users.find_one({}, {"email": 1})
+    assert stored["email"] == "Ana.Torres@mflix.example"  # the part before @ as typed
+    await login(client, "Ana.Torres@mflix.example")
+    await login(client, "Ana.Torres@MFLIX.EXAMPLE")
+    taken = await register(client, email="Ana.Torres@mflix.EXAMPLE")
+    assert taken.status == 400
+
+
+async def test_a_failed_login_says_so_under_password(client: TestClient) -> None:
+    # The MFlix front-end shows error.email, error.password or error.name only.
+    await register(client)
+    for email in ("ana@mflix.example", "nobody@mflix.example"):
+        response = await client.post("/api/v1/user/login",
+                                     json={"email": email, "password": "wrong password"})
+        assert response.status == 401
+        body = await response.json()
+        assert set(body["error"]) == {"password"}
+        assert body["error"]["password"]
+
+
+async def test_saving_preferences_keeps_the_session(client: TestClient) -> None:
+    await register(client)
+    token = await login(client, "ana@mflix.example")
+    for language in ("Spanish", "English"):
+        saved = await client.put("/api/v1/user/update-preferences", headers=bearer(token),
+                                 json={"preferences": {"preferred_language": language}})
+        assert saved.status == 201
+        assert (await saved.json())["auth_token"] == token
+    # The token the front-end kept still posts, reads and signs out.
+    assert (await client.get("/api/v1/users/me", headers=bearer(token))).status == 200
+    assert (await client.post("/api/v1/user/logout", headers=bearer(token))).status == 201

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from typing import Any
 
@@ -220,3 +221,90 @@ async def test_deleting_a_technician_with_clients_is_refused(
     assert (await client.get(f"{USERS}/me", headers=client_account.headers)).status == 401
     assert (await client.delete(f"{USERS}/{technician.id}",
                                 headers=admin.headers)).status == 200
+
+
+async def test_a_demoted_admin_loses_every_right(
+    client: TestClient, db: Any, admin: Account, make_account: Any
+) -> None:
+    second = await make_account("second.admin@pialara.example", role="admin")
+    demoted = await client.patch(f"{USERS}/{second.id}", headers=admin.headers,
+                                 json={"role": "technician"})
+    assert demoted.status == 200
+    assert (await db.users.find_one({"_id": second.id}))["role"] == "technician"
+    assert (await client.get("/api/v1/user/admin", headers=second.headers)).status == 401
+    assert (await client.get(USERS, headers=second.headers)).status == 403
+
+
+@pytest.mark.parametrize("attempt", ["patch-role", "delete-by-id", "delete-own-account"])
+async def test_the_last_admin_stays(
+    client: TestClient, db: Any, admin: Account, attempt: str
+) -> None:
+    if attempt == "patch-role":
+        response = await client.patch(f"{USERS}/{admin.id}", headers=admin.headers,
+                                      json={"role": "technician"})
+    elif attempt == "delete-by-id":
+        response = await client.delete(f"{USERS}/{admin.id}", headers=admin.headers)
+    else:
+        response = await client.delete("/api/v1/user/delete", headers=admin.headers,
+                                       json={"password": PASSWORD})
+    assert response.status == 409
+    assert "last administrator" in (await response.json())["error"]
+    assert (await db.users.find_one({"_id": admin.id}))["role"] == "admin"
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one(
+    client: TestClient, db: Any, admin: Account, make_account: Any
+) -> None:
+    second = await make_account("second.admin@pialara.example", role="admin")
+    results = await asyncio.gather(
+        client.patch(f"{USERS}/{second.id}", headers=admin.headers, json={"role": "technician"}),
+        client.patch(f"{USERS}/{admin.id}", headers=second.headers, json={"role": "technician"}))
+    assert sorted(r.status for r in results) == [200, 409]
+    assert await db.users.count_documents({"role": "admin"}) == 1
+
+
+async def test_a_technician_gaining_a_client_while_demoted_keeps_the_invariant(
+    client: TestClient, db: Any, admin: Account, technician: Account, make_account: Any
+) -> None:
+    # The client assignment and the demotion race; whichever wins, no client
+    # is left with a technician who is not one.
+    for round_number in range(4):
+        await db.users.update_one({"_id": technician.id}, {"$set": {"role": "technician"}})
+        someone = await make_account(f"someone{round_number}@pialara.example", role="admin")
+        results = await asyncio.gather(
+            client.patch(f"{USERS}/{someone.id}", headers=admin.headers,
+                         json={"role": "client", "technician_id": str(technician.id)}),
+            client.patch(f"{USERS}/{technician.id}", headers=admin.headers,
+                         json={"role": "admin"}))
+        statuses = sorted(r.status for r in results)
+        assert statuses in ([200, 400], [200, 409]), statuses
+        role = (await db.users.find_one({"_id": technician.id}))["role"]
+        clients = await db.users.count_documents({"technician_id": technician.id})
+        assert (role == "technician") == (clients == 1), (role, clients)
+        await db.users.delete_one({"_id": someone.id})
+
+
+async def test_a_user_who_stops_being_a_client_loses_the_technician(
+    client: TestClient, db: Any, admin: Account, client_account: Account
+) -> None:
+    changed = await client.patch(f"{USERS}/{client_account.id}", headers=admin.headers,
+                                 json={"role": "technician"})
+    assert changed.status == 200
+    stored = await db.users.find_one({"_id": client_account.id})
+    assert stored["role"] == "technician"
+    assert "technician_id" not in stored
+    refused = await client.patch(f"{USERS}/{client_account.id}", headers=admin.headers,
+                                 json={"technician_id": str(admin.id)})
+    assert refused.status == 400
+    assert "technician_id" in (await refused.json())["error"]
+
+
+async def test_a_client_needs_an_existing_technician(
+    client: TestClient, admin: Account, technician: Account
+) -> None:
+    for technician_id in (str(ObjectId()), str(admin.id)):
+        refused = await client.post(USERS, headers=admin.headers,
+                                    json=new_user("nuevo@pialara.example", "client",
+                                                  technician_id=technician_id))
+        assert refused.status == 400
+        assert "technician_id" in (await refused.json())["error"]
