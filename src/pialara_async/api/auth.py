@@ -6,6 +6,7 @@ import datetime
 from dataclasses import dataclass
 
 from aiohttp import web
+from bson import ObjectId
 
 from pialara_async import keys
 from pialara_async.api.errors import ApiError
@@ -26,15 +27,24 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 async def caller_from_token(request: web.Request, token: str) -> Caller | None:
+    return (await standing(request, token))[0]
+
+
+async def standing(request: web.Request, token: str) -> tuple[Caller | None, str]:
+    """The token's caller, or None and why the token no longer works."""
     try:
         claims = tokens.read(request.config_dict[keys.TOKEN_SECRET], token)
+    except tokens.ExpiredToken:
+        return None, "the token expired: sign in again"
     except tokens.InvalidToken:
-        return None
-    user = await users.session_user(request.config_dict[keys.DATABASE], claims.session_id,
-                                    tokens.fingerprint(token))
-    if user is None or str(user.id) != claims.user_id:
-        return None
-    return Caller(user, claims.session_id)
+        return None, "the token is invalid"
+    db = request.config_dict[keys.DATABASE]
+    user = await users.session_user(db, claims.session_id, tokens.fingerprint(token))
+    if user is not None and str(user.id) == claims.user_id:
+        return Caller(user, claims.session_id), ""
+    if ObjectId.is_valid(claims.user_id) and await users.by_id(db, ObjectId(claims.user_id)):
+        return None, "signed out, or the password was changed"
+    return None, "the account was deleted"
 
 
 async def optional_caller(request: web.Request) -> Caller | None:

@@ -12,6 +12,14 @@ an ``Authorization`` header, or in a first message ``{"action": "auth",
 Topics: ``movie:{id}:comments``, ``comments``, ``movies`` (anyone); ``users``
 (admins); ``clients`` (technicians: their own clients). Each event is
 ``{"topic", "id", "op", "doc_id", "document"?, "changed"?, "time", ...}``.
+
+Every message gets an answer (``subscribed``, ``unsubscribed``,
+``authenticated`` or ``error``). While the socket holds ``users`` or
+``clients``, the caller's standing is read again every RIGHTS_CHECK_SECONDS:
+after logout, a password change, deletion, demotion or expiry the topic is
+taken away with ``{"type": "revoked", "topic", "reason"}``. Connections per
+address and messages per socket have budgets (``[limits]``): past them the
+upgrade answers 429, a message an error with ``retry_after``.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
+import uuid
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -27,12 +37,13 @@ from bson import ObjectId
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pialara_async import keys
-from pialara_async.api.auth import Caller, bearer_token, caller_from_token
+from pialara_async.api.auth import Caller, bearer_token, standing
 from pialara_async.api.openapi import describe
 from pialara_async.jsonio import dumps, json_response
 from pialara_async.live.hub import Subscriber, write_forever
 from pialara_async.live.registry import close_socket
 from pialara_async.repositories import comments, users
+from pialara_async.security.rate_limits import TooManyRequests
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
@@ -42,6 +53,10 @@ MAX_TOPICS = 50
 HEARTBEAT_SECONDS = 20.0
 _MOVIE_TOPIC = re.compile(r"^movie:([0-9a-f]{24}):comments$")
 PUBLIC_TOPICS = {"comments", "movies"}
+RIGHTS_TOPICS = {"users", "clients"}
+# How stale a socket's view of its caller's rights may be: a demoted, deleted
+# or signed-out caller loses the topics that needed them within this time.
+RIGHTS_CHECK_SECONDS = 0.5
 
 
 class ClientMessage(BaseModel):
@@ -52,86 +67,155 @@ class ClientMessage(BaseModel):
     since: Annotated[str, Field(max_length=64)] | None = None
 
 
+def refusal(user: users.User | None, topic: str) -> str | None:
+    """Why ``user`` (None: anonymous) may not watch a topic that needs rights;
+    None when they may. The one place these rights are written."""
+    if user is None:
+        return "sign in first"
+    if topic == "users":
+        return None if user.is_admin else "administrators only"
+    return None if user.role == "technician" else "technicians only"
+
+
 class LiveConnection:
     def __init__(self, request: web.Request, subscriber: Subscriber) -> None:
         self.request = request
         self.subscriber = subscriber
+        self.id = uuid.uuid4().hex  # the key of this socket's message budget
+        self.token: str | None = None
         self.caller: Caller | None = None
+        self.checked_at = 0.0  # when the caller's rights were last read
+        self.rights_watch: asyncio.Task[None] | None = None
         self.live = request.config_dict[keys.LIVE]
+        self.limits = request.config_dict[keys.RATE_LIMITS]
 
-    def send(self, body: dict[str, Any]) -> None:
-        # Through the queue: the writer task is the socket's only writer.
-        self.subscriber.offer(dumps(body))
+    async def send(self, body: dict[str, Any]) -> None:
+        # Through the queue (the writer task is the socket's only writer),
+        # waiting for room: an answer is never dropped.
+        await self.subscriber.reply(dumps(body))
 
     async def handle(self, raw: str) -> None:
         try:
+            await self.limits.spend(self.limits.messages_per_websocket, self.id)
+        except TooManyRequests as error:
+            await self.send({"type": "error", "error": "too many messages: retry after "
+                                                       f"{error.retry_after} s",
+                             "retry_after": error.retry_after})
+            return
+        try:
             message = ClientMessage.model_validate(orjson.loads(raw))
         except (orjson.JSONDecodeError, ValidationError):
-            self.send({"type": "error", "error": "expected {\"action\": \"auth\" | "
-                                                 "\"subscribe\" | \"unsubscribe\", ...}"})
+            await self.send({"type": "error", "error": "expected {\"action\": \"auth\" | "
+                                                       "\"subscribe\" | \"unsubscribe\", ...}"})
             return
         if message.action == "auth":
             await self.authenticate(message.token or "")
         elif message.topic is None:
-            self.send({"type": "error", "error": "a topic is required"})
+            await self.send({"type": "error", "error": "a topic is required"})
         elif message.action == "subscribe":
             await self.subscribe(message.topic, message.since)
         else:
             self.live.hub.unsubscribe(self.subscriber, message.topic)
-            self.send({"type": "unsubscribed", "topic": message.topic})
+            await self.send({"type": "unsubscribed", "topic": message.topic})
 
     async def authenticate(self, token: str) -> None:
-        self.caller = await caller_from_token(self.request, token)
-        if self.caller is None:
-            self.send({"type": "error", "error": "the token is invalid, expired or revoked"})
-        else:
-            self.send({"type": "authenticated", "user": self.caller.user.email})
+        caller, reason = await standing(self.request, token)
+        if caller is None:
+            await self.send({"type": "error", "error": f"the token does not work: {reason}"})
+            return
+        self.token, self.caller, self.checked_at = token, caller, time.monotonic()
+        await self.send({"type": "authenticated", "user": caller.user.email})
+        await self.revoke_lost_rights("")  # a different account may have fewer rights
 
     async def subscribe(self, topic: str, since: str | None) -> None:
-        refusal, accept = await self.authorize(topic)
-        if refusal is not None:
-            self.send({"type": "error", "topic": topic, "error": refusal})
-            return
+        # Every refusal is decided before any database query.
         if len(self.subscriber.topics) >= MAX_TOPICS and topic not in self.subscriber.topics:
-            self.send({"type": "error", "topic": topic, "error": "too many subscriptions"})
+            await self.send({"type": "error", "topic": topic, "error": "too many subscriptions"})
             return
-        self.send({"type": "subscribed", "topic": topic})
+        refused, accept = await self.authorize(topic)
+        if refused is not None:
+            await self.send({"type": "error", "topic": topic, "error": refused})
+            return
+        await self.send({"type": "subscribed", "topic": topic})
         self.live.hub.subscribe(self.subscriber, topic, since, accept)
+        if topic in RIGHTS_TOPICS and (self.rights_watch is None or self.rights_watch.done()):
+            self.rights_watch = asyncio.create_task(self.watch_rights())
 
     async def authorize(self, topic: str) -> tuple[str | None, Any]:
-        """(refusal, event filter): the caller's rights are read from the database."""
-        db = self.request.config_dict[keys.DATABASE]
+        """(refusal, event filter)."""
         if topic in PUBLIC_TOPICS:
             return None, None
         if match := _MOVIE_TOPIC.match(topic):
-            movie_id = ObjectId(match.group(1))
-            if movie_id not in self.live.known_movies:
-                # Learn which comments belong to the movie, so deletions can be
-                # routed where the deployment keeps no pre-images; later comments
-                # are learnt from their insert events.
-                for comment_id in await comments.ids_for_movie(db, movie_id):
-                    self.live.movie_of[comment_id] = movie_id
-                self.live.known_movies.add(movie_id)
+            await self.learn_comments_of(ObjectId(match.group(1)))
             return None, None
-        if topic not in ("users", "clients"):
+        if topic not in RIGHTS_TOPICS:
             return "unknown topic", None
-        user = None if self.caller is None else await users.by_id(db, self.caller.user.id)
-        if user is None:
-            return "sign in first", None
+        if self.caller is not None and time.monotonic() - self.checked_at > RIGHTS_CHECK_SECONDS:
+            await self.recheck()
+        user = None if self.caller is None else self.caller.user
+        refused = refusal(user, topic)
+        if refused is not None or user is None:
+            return refused, None
         if topic == "users":
-            return (None, None) if user.is_admin else ("administrators only", None)
-        if user.role != "technician":
-            return "technicians only", None
-        clients_found = await users.clients_of(db, user.id)
-        for client in clients_found:
-            self.live.technician_of[client["_id"]] = user.id
-        return None, lambda event: event.get("technician_id") == user.id
+            return None, None
+        if not self.live.pre_images:
+            # Deletions of clients are routed from what the service knows.
+            db = self.request.config_dict[keys.DATABASE]
+            for client in await users.clients_of(db, user.id):
+                self.live.technician_of[client["_id"]] = user.id
+        technician = user.id
+        return None, lambda event: event.get("technician_id") == technician
+
+    async def learn_comments_of(self, movie_id: ObjectId) -> None:
+        """Where the deployment keeps no pre-images, learn which comments belong
+        to the movie, so deletions can be routed; later comments are learnt
+        from their insert events."""
+        if self.live.pre_images or movie_id in self.live.known_movies:
+            return
+        db = self.request.config_dict[keys.DATABASE]
+        for comment_id in await comments.ids_for_movie(db, movie_id):
+            self.live.movie_of[comment_id] = movie_id
+        self.live.known_movies[movie_id] = True
+
+    async def watch_rights(self) -> None:
+        """While the socket holds topics that need rights, re-read the caller's
+        standing (logout, password change, deletion, demotion, expiry) and take
+        away what it no longer allows, within RIGHTS_CHECK_SECONDS."""
+        while self.subscriber.topics & RIGHTS_TOPICS and not self.subscriber.closing:
+            await asyncio.sleep(RIGHTS_CHECK_SECONDS)
+            await self.recheck()
+
+    async def recheck(self) -> None:
+        caller, reason = (None, "signed out") if self.token is None else \
+            await standing(self.request, self.token)
+        self.checked_at = time.monotonic()
+        self.caller = caller
+        if caller is None:
+            self.token = None
+        await self.revoke_lost_rights(reason)
+
+    async def revoke_lost_rights(self, reason: str) -> None:
+        user = None if self.caller is None else self.caller.user
+        for topic in sorted(self.subscriber.topics & RIGHTS_TOPICS):
+            refused = refusal(user, topic)
+            if refused is None:
+                continue
+            self.live.hub.unsubscribe(self.subscriber, topic)
+            await self.send({"type": "revoked", "topic": topic,
+                             "reason": reason or f"no longer allowed: {refused}"})
+
+    def close(self) -> None:
+        if self.rights_watch is not None:
+            self.rights_watch.cancel()
 
 
 @routes.get("/live")
 @describe("Websocket: subscribe to live change events (see the module's documentation)",
-          tags=("live",), responses={101: "switching to the websocket protocol"})
+          tags=("live",), responses={101: "switching to the websocket protocol",
+                                     429: "too many connections from this address"})
 async def live_socket(request: web.Request) -> web.WebSocketResponse:
+    limits = request.config_dict[keys.RATE_LIMITS]
+    await limits.spend(limits.websockets_per_address, request.remote or "")
     # No permessage-deflate: browsers offer it, and it would compress every
     # event once per socket instead of encoding it once for all.
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES,
@@ -139,8 +223,9 @@ async def live_socket(request: web.Request) -> web.WebSocketResponse:
     await socket.prepare(request)
     registry = request.config_dict[keys.WEBSOCKETS]
     registry.add(socket, request)
+    hub = request.config_dict[keys.LIVE].hub
     subscriber = Subscriber(socket, request)
-    subscriber.writer = asyncio.create_task(write_forever(subscriber))
+    subscriber.writer = asyncio.create_task(write_forever(subscriber, hub))
     connection = LiveConnection(request, subscriber)
     token = request.query.get("token") or bearer_token(request)
     try:
@@ -153,12 +238,14 @@ async def live_socket(request: web.Request) -> web.WebSocketResponse:
                 except Exception:
                     # One bad request must not end the connection; the log has it.
                     log.exception("live message failed")
-                    connection.send({"type": "error", "error": "internal error"})
+                    await connection.send({"type": "error", "error": "internal error"})
             elif message.type is WSMsgType.ERROR:
                 break
     finally:
-        request.config_dict[keys.LIVE].hub.drop(subscriber)
+        connection.close()
+        hub.drop(subscriber)
         registry.discard(socket)
+        subscriber.stop()
         subscriber.writer.cancel()
         if not socket.closed:
             await close_socket(socket, request, WSCloseCode.OK, b"")
@@ -170,6 +257,8 @@ class LiveStats(BaseModel):
 
     change_streams: dict[str, int]
     subscribers: int
+    topics: int
+    retained_events: int
     events_published: int
     slow_consumers_closed: int
 
@@ -182,6 +271,8 @@ async def live_stats(request: web.Request) -> web.Response:
     return json_response({
         "change_streams": {name: runner.opened for name, runner in live.runners.items()},
         "subscribers": len(request.config_dict[keys.WEBSOCKETS]),
+        "topics": live.hub.topic_count,
+        "retained_events": live.hub.retained_events,
         "events_published": live.hub.events_published,
         "slow_consumers_closed": live.hub.slow_consumers_closed,
     })

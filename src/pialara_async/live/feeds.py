@@ -93,6 +93,12 @@ class RecentKeys:
     def get(self, key: Any) -> Any:
         return self._data.get(key)
 
+    def __contains__(self, key: Any) -> bool:
+        return key in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
 
 def _event(change: dict[str, Any], document: dict[str, Any] | None) -> dict[str, Any]:
     moment = change.get("wallTime") or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)

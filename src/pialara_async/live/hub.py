@@ -3,18 +3,20 @@
 Each event is serialised once per topic (UTF-8 JSON bytes, shared by every
 socket) and put on every subscriber's own bounded queue; each socket has its
 own writer task draining it. A slow reader therefore never delays anyone else:
-when its queue is full it is closed with 1013 (try again later) and counted.
-Each topic keeps its recent events so a reconnecting client can ask for what it
-missed.
+when its queue is full, or a send to it has waited SEND_TIMEOUT, it is closed
+with 1013 (try again later) and counted. Replies to a client's own messages
+wait for room in its queue instead (only that client's reading waits), and a
+``since`` replay is queued whole. Each topic keeps its recent events so a
+reconnecting client can ask for what it missed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,17 +29,22 @@ from pialara_async.live.registry import close_socket
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
-HISTORY_SIZE = 1000
+HISTORY_SIZE = 1000  # events kept per topic for ``since``
+HISTORY_TOTAL = 20_000  # and across all topics: the oldest go first
+IDLE_TOPICS = 1000  # topics kept without subscribers, for clients reconnecting
+IDLE_SECONDS = 120.0  # ... and for at most this long
+SEND_TIMEOUT = 10.0  # a send that waits longer means the peer does not read
 
 
 @dataclass(slots=True, eq=False)  # compared and hashed by identity
 class Subscriber:
     socket: web.WebSocketResponse
     request: web.Request
-    # The socket's bounded send queue (at most QUEUE_SIZE messages); only its
-    # writer task takes from it. A deque and one wake-up future rather than an
-    # asyncio.Queue: with thousands of sockets, every object allocated per
-    # socket and per event costs fan-out time and garbage-collector work.
+    # The socket's bounded send queue (at most QUEUE_SIZE messages, plus room
+    # granted for a replay); only its writer task takes from it. A deque and
+    # one wake-up future rather than an asyncio.Queue: with thousands of
+    # sockets, every object allocated per socket and per event costs fan-out
+    # time and garbage-collector work.
     pending: deque[bytes] = field(default_factory=deque)
     topics: set[str] = field(default_factory=set)
     # Filters a topic's events for this subscriber (e.g. a technician's clients).
@@ -45,34 +52,86 @@ class Subscriber:
     writer: asyncio.Task[None] | None = None
     closing: bool = False
     wakeup: asyncio.Future[None] | None = None
+    extra: int = 0  # room beyond QUEUE_SIZE granted to replayed history
+    room: asyncio.Future[None] | None = None  # a reply waiting for the queue to drain
 
     def offer(self, message: bytes) -> bool:
         """Queue without waiting; False when the subscriber cannot keep up."""
         if self.closing:
             return True
-        if len(self.pending) >= QUEUE_SIZE:
+        if len(self.pending) >= QUEUE_SIZE + self.extra:
             return False
         self.pending.append(message)
+        self._wake()
+        return True
+
+    def offer_replay(self, messages: list[bytes]) -> None:
+        """Queue a replay whole: it is bounded by the history, and a client
+        catching up must not be taken for a slow one."""
+        if self.closing or not messages:
+            return
+        self.extra += len(messages)
+        self.pending.extend(messages)
+        self._wake()
+
+    async def reply(self, message: bytes) -> None:
+        """Queue an answer to the client's own message, waiting for room rather
+        than dropping it: only this client's reading waits."""
+        loop = asyncio.get_running_loop()
+        while not self.closing and len(self.pending) >= QUEUE_SIZE + self.extra:
+            self.room = loop.create_future()
+            await self.room
+        if not self.closing:
+            self.pending.append(message)
+            self._wake()
+
+    def sent(self) -> None:
+        """The writer took a message: release the replay's room, wake a reply."""
+        if self.extra and len(self.pending) <= QUEUE_SIZE:
+            self.extra = 0
+        if self.room is not None and len(self.pending) < QUEUE_SIZE + self.extra:
+            self._release_room()
+
+    def stop(self) -> None:
+        """No more sending: wake whoever waits for room."""
+        self.closing = True
+        self._release_room()
+
+    def _release_room(self) -> None:
+        room, self.room = self.room, None
+        if room is not None and not room.done():
+            room.set_result(None)
+
+    def _wake(self) -> None:
         wakeup, self.wakeup = self.wakeup, None
         if wakeup is not None and not wakeup.done():
             wakeup.set_result(None)
-        return True
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Topic:
-    sequence: int = 0
     subscribers: set[Subscriber] = field(default_factory=set)
-    history: deque[tuple[int, dict[str, Any], bytes]] = field(
-        default_factory=lambda: deque(maxlen=HISTORY_SIZE))
+    # (sequence, event, message), oldest first; every event of the topic with
+    # a sequence above ``floor`` is here, so ``since`` at or above it replays.
+    history: deque[tuple[int, dict[str, Any], bytes]] = field(default_factory=deque)
+    floor: int = 0
 
 
 class LiveHub:
+    """Topics exist while they have subscribers, and for a while after (idle),
+    so a client that reconnects with ``since`` gets what it missed; an event
+    for a topic nobody holds costs nothing. Memory is bounded: HISTORY_SIZE
+    events per topic, HISTORY_TOTAL in all, IDLE_TOPICS idle topics."""
+
     def __init__(self) -> None:
-        # Event ids are "<epoch>:<sequence>"; a new process is a new epoch, so a
-        # client holding an id from before a restart is told to refetch.
+        # Event ids are "<epoch>:<sequence>", one sequence for the process; a
+        # new process is a new epoch, so a client holding an id from before a
+        # restart is told to refetch.
         self.epoch = uuid.uuid4().hex[:8]
+        self.sequence = 0
         self._topics: dict[str, Topic] = {}
+        self._idle: OrderedDict[str, float] = OrderedDict()  # topic -> idle since
+        self._retained: deque[tuple[Topic, int]] = deque()  # every kept event, oldest first
         self.slow_consumers_closed = 0
         self.events_published = 0
         self._closers: set[asyncio.Task[None]] = set()
@@ -81,9 +140,20 @@ class LiveHub:
         found = self._topics.get(topic)
         return 0 if found is None else len(found.subscribers)
 
+    @property
+    def topic_count(self) -> int:
+        return len(self._topics)
+
+    @property
+    def retained_events(self) -> int:
+        return sum(len(state.history) for state in self._topics.values())
+
     def subscribe(self, subscriber: Subscriber, topic: str, since: str | None = None,
                   accept: Callable[[dict[str, Any]], bool] | None = None) -> None:
-        state = self._topics.setdefault(topic, Topic())
+        state = self._topics.get(topic)
+        if state is None:
+            state = self._topics[topic] = Topic(floor=self.sequence)
+        self._idle.pop(topic, None)
         state.subscribers.add(subscriber)
         subscriber.topics.add(topic)
         if accept is not None:
@@ -93,44 +163,71 @@ class LiveHub:
 
     def _replay(self, subscriber: Subscriber, topic: str, state: Topic, since: str) -> None:
         epoch, _, number = since.partition(":")
-        accept = subscriber.filters.get(topic)
-        oldest = state.history[0][0] if state.history else state.sequence + 1
-        if epoch != self.epoch or not number.isdigit() or int(number) + 1 < oldest:
+        if epoch != self.epoch or not number.isdigit() or int(number) < state.floor:
             self._deliver(subscriber, self._reset_message(topic, "missed events are no longer "
                                                                  "available"))
             return
-        for sequence, event, message in state.history:
-            if sequence > int(number) and (accept is None or accept(event)):
-                self._deliver(subscriber, message)
+        accept = subscriber.filters.get(topic)
+        subscriber.offer_replay([message for sequence, event, message in state.history
+                                 if sequence > int(number) and (accept is None or accept(event))])
 
     def unsubscribe(self, subscriber: Subscriber, topic: str) -> None:
+        subscriber.topics.discard(topic)
+        subscriber.filters.pop(topic, None)
         state = self._topics.get(topic)
         if state is not None:
             state.subscribers.discard(subscriber)
-        subscriber.topics.discard(topic)
-        subscriber.filters.pop(topic, None)
+            if not state.subscribers:
+                self._idle[topic] = time.monotonic()
+                self._forget_idle()
 
     def drop(self, subscriber: Subscriber) -> None:
         for topic in list(subscriber.topics):
             self.unsubscribe(subscriber, topic)
 
     def publish(self, topic: str, event: dict[str, Any]) -> None:
-        state = self._topics.setdefault(topic, Topic())
-        state.sequence += 1
-        event = {"topic": topic, "id": f"{self.epoch}:{state.sequence}", **event}
-        message = dumps(event)
-        state.history.append((state.sequence, event, message))
         self.events_published += 1
+        self.sequence += 1
+        state = self._topics.get(topic)
+        if state is None:
+            return  # nobody listens, nor will ask for it
+        event = {"topic": topic, "id": f"{self.epoch}:{self.sequence}", **event}
+        message = dumps(event)
+        self._retain(state, (self.sequence, event, message))
         for subscriber in list(state.subscribers):
             accept = subscriber.filters.get(topic)
             if accept is None or accept(event):
                 self._deliver(subscriber, message)
+        self._forget_idle()
+
+    def _retain(self, state: Topic, entry: tuple[int, dict[str, Any], bytes]) -> None:
+        if len(state.history) >= HISTORY_SIZE:
+            state.floor = state.history.popleft()[0]
+        state.history.append(entry)
+        self._retained.append((state, entry[0]))
+        while len(self._retained) > HISTORY_TOTAL:
+            oldest, sequence = self._retained.popleft()
+            if oldest.history and oldest.history[0][0] == sequence:
+                oldest.floor = oldest.history.popleft()[0]
+
+    def _forget_idle(self) -> None:
+        """Drop idle topics past IDLE_SECONDS or beyond IDLE_TOPICS, oldest first."""
+        cutoff = time.monotonic() - IDLE_SECONDS
+        while self._idle:
+            topic, since = next(iter(self._idle.items()))
+            if since > cutoff and len(self._idle) <= IDLE_TOPICS:
+                break
+            del self._idle[topic]
+            state = self._topics.get(topic)
+            if state is not None and not state.subscribers:
+                del self._topics[topic]
 
     def reset(self, topic_prefix: str, reason: str) -> None:
         """Tell subscribers of matching topics that events were lost: refetch."""
         for topic, state in self._topics.items():
             if topic == topic_prefix or topic.startswith(topic_prefix):
                 state.history.clear()
+                state.floor = self.sequence
                 message = self._reset_message(topic, reason)
                 for subscriber in list(state.subscribers):
                     self._deliver(subscriber, message)
@@ -140,29 +237,48 @@ class LiveHub:
 
     def _deliver(self, subscriber: Subscriber, message: bytes) -> None:
         if not subscriber.offer(message):
-            self.slow_consumers_closed += 1
-            subscriber.closing = True
-            self.drop(subscriber)
-            log.info("closing a websocket that does not keep up")
-            # Its writer may be stuck on a full socket buffer: stop it and close.
-            if subscriber.writer is not None:
-                subscriber.writer.cancel()
-            closer = asyncio.create_task(close_socket(
-                subscriber.socket, subscriber.request, WSCloseCode.TRY_AGAIN_LATER, b"too slow"))
-            self._closers.add(closer)
-            closer.add_done_callback(self._closers.discard)
+            self.close_slow(subscriber)
+
+    def close_slow(self, subscriber: Subscriber) -> None:
+        """Close a subscriber that does not keep up with 1013 (try again later)."""
+        if subscriber.closing:
+            return
+        self.slow_consumers_closed += 1
+        subscriber.stop()
+        self.drop(subscriber)
+        log.info("closing a websocket that does not keep up")
+        # Its writer may be stuck on a full socket buffer: stop it and close.
+        if subscriber.writer is not None and subscriber.writer is not asyncio.current_task():
+            subscriber.writer.cancel()
+        closer = asyncio.create_task(close_socket(
+            subscriber.socket, subscriber.request, WSCloseCode.TRY_AGAIN_LATER, b"too slow"))
+        self._closers.add(closer)
+        closer.add_done_callback(self._closers.discard)
 
 
-async def write_forever(subscriber: Subscriber) -> None:
+async def write_forever(subscriber: Subscriber, hub: LiveHub) -> None:
     """The socket's writer, its only one: sends the queued messages (text
-    frames of the already encoded JSON) in order, and sleeps when none is left."""
+    frames of the already encoded JSON) in order, and sleeps when none is left.
+    A send still waiting after SEND_TIMEOUT (the peer reads nothing and the
+    socket's buffers are full) closes the socket as a slow consumer."""
     socket = subscriber.socket
     pending = subscriber.pending
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(ConnectionError):
+    try:
         while not socket.closed:
             if pending:
-                await socket.send_frame(pending.popleft(), WSMsgType.TEXT)
+                message = pending.popleft()
+                subscriber.sent()
+                try:
+                    async with asyncio.timeout(SEND_TIMEOUT):
+                        await socket.send_frame(message, WSMsgType.TEXT)
+                except TimeoutError:
+                    hub.close_slow(subscriber)
+                    return
             else:
                 subscriber.wakeup = loop.create_future()
                 await subscriber.wakeup
+    except ConnectionError:
+        pass
+    finally:
+        subscriber.stop()

@@ -34,7 +34,8 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
         if feed.collection != "movies" and await pre_images_enabled(db, feed.collection):
             feed.options["full_document_before_change"] = "whenAvailable"
     runners = {f.collection: FeedRunner(db, hub, tokens, f) for f in feeds}
-    live = Live(hub, runners, movie_of, technician_of)
+    live = Live(hub, runners, movie_of, technician_of,
+                pre_images="full_document_before_change" in feeds[0].options)
     app[keys.LIVE] = live
     for name in runners:
         live.start(name)

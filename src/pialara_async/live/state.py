@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
 
 from pialara_async.live.feeds import FeedRunner, RecentKeys
 from pialara_async.live.hub import LiveHub
@@ -20,7 +19,10 @@ class Live:
     # no pre-images: comment → movie, client → technician.
     movie_of: RecentKeys = field(default_factory=RecentKeys)
     technician_of: RecentKeys = field(default_factory=RecentKeys)
-    known_movies: set[Any] = field(default_factory=set)  # whose comments movie_of holds
+    # Movies whose comments movie_of holds (learnt at subscription), bounded.
+    known_movies: RecentKeys = field(default_factory=lambda: RecentKeys(10_000))
+    # Deletions carry the deleted comment (pre-images): nothing to learn.
+    pre_images: bool = False
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     def start(self, name: str) -> None:

@@ -21,6 +21,10 @@ class InvalidToken(Exception):
     pass
 
 
+class ExpiredToken(InvalidToken):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
     user_id: str
@@ -39,6 +43,8 @@ def read(secret: str, token: str) -> TokenClaims:
     try:
         payload = jwt.decode(token, secret, algorithms=[ALGORITHM],
                              options={"require": ["exp", "iat", "sub", "sid"]})
+    except jwt.ExpiredSignatureError as error:
+        raise ExpiredToken(str(error)) from None
     except jwt.PyJWTError as error:
         raise InvalidToken(str(error)) from None
     if not isinstance(payload.get("sub"), str) or not isinstance(payload.get("sid"), str):
