@@ -95,3 +95,31 @@ async def test_concurrent_adds_and_deletes_keep_the_counter_exact(
     count = await db.comments.count_documents({"movie_id": movie_id})
     assert count == 30 - 12 + 10
     assert (await db.movies.find_one({"_id": movie_id}))["num_mflix_comments"] == count
+
+
+async def test_comments_follow_the_account_not_the_address(
+    client: TestClient, db: Any, admin: Account, make_account: Any, movie_id: ObjectId
+) -> None:
+    ana = await make_account("ana@pialara.example", role="technician")
+    posted = (await (await post(client, ana, movie_id, "by ana")).json())["comments"][0]
+    # Her address changes: the comment is still hers.
+    moved = await client.patch(f"/api/v1/users/{ana.id}", headers=admin.headers,
+                               json={"email": "ana.torres@pialara.example"})
+    assert moved.status == 200
+    edit = {"comment_id": posted["_id"], "updated_comment": "still mine"}
+    assert (await client.put(COMMENT, headers=ana.headers, json=edit)).status == 200
+    # Whoever takes her old address gets nothing of hers.
+    newcomer = await make_account("ana@pialara.example", role="technician")
+    for method, body in ((client.put, {"comment_id": posted["_id"], "updated_comment": "x"}),
+                         (client.delete, {"comment_id": posted["_id"]})):
+        assert (await method(COMMENT, headers=newcomer.headers, json=body)).status == 403
+    # Her account deleted and the address registered again: still nobody's.
+    await db.users.delete_one({"_id": newcomer.id})
+    await client.patch(f"/api/v1/users/{ana.id}", headers=admin.headers,
+                       json={"email": "ana@pialara.example"})
+    await client.delete(f"/api/v1/users/{ana.id}", headers=admin.headers)
+    again = await make_account("ana@pialara.example", role="technician")
+    refused = await client.delete(COMMENT, headers=again.headers,
+                                  json={"comment_id": posted["_id"]})
+    assert refused.status == 403
+    assert (await db.comments.find_one({"_id": ObjectId(posted["_id"])}))["user_id"] == ana.id

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from pymongo.errors import NetworkTimeout, ServerSelectionTimeoutError
+from pymongo.errors import NetworkTimeout, ServerSelectionTimeoutError, WTimeoutError
 
 from pialara_async.api.errors import REQUEST_ID_HEADER
 from pialara_async.app import create_app
@@ -31,7 +32,17 @@ async def failing_client(aiohttp_client: Any, settings: Settings, db: Any) -> Te
     async def echo(request: web.Request) -> web.Response:
         return web.Response(body=await request.read())
 
+    async def unconfirmed(request: web.Request) -> web.Response:
+        raise WTimeoutError("waiting for replication timed out", 64,
+                            {"ok": 1.0, "writeConcernError": {"code": 64}})
+
+    async def gone(request: web.Request) -> web.Response:
+        # What writing to a peer that went away raises.
+        raise ConnectionResetError("Cannot write to closing transport")
+
     app.router.add_get("/crash", crash)
+    app.router.add_get("/gone", gone)
+    app.router.add_post("/unconfirmed", unconfirmed)
     app.router.add_get("/unreachable", unreachable)
     app.router.add_get("/timeout", timeout)
     app.router.add_post("/echo", echo)
@@ -112,3 +123,73 @@ async def test_cors_preflight_and_headers_on_the_api(client: TestClient) -> None
     assert "AUTHORIZATION" in preflight.headers["Access-Control-Allow-Headers"].upper()
     simple = await client.get("/api/v1/openapi.json", headers={"Origin": "http://front.example"})
     assert simple.headers["Access-Control-Allow-Origin"] in ("*", "http://front.example")
+
+
+async def test_an_unconfirmed_write_is_not_called_unavailable(
+    failing_client: TestClient,
+) -> None:
+    # The primary may have the write: a client that retried would duplicate it.
+    response = await failing_client.post("/unconfirmed")
+    assert response.status == 504
+    body = await response.json()
+    assert body["may_have_been_applied"] is True
+    assert "may have been applied" in body["error"]
+    assert "Retry-After" not in response.headers
+
+
+async def test_credentials_never_reach_the_access_log(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="pialara_async.access"):
+        await client.get("/api/v1/movies/?page=0&token=eyJ.secret.value&Password=hunter22")
+        ws = await client.ws_connect("/api/v1/live?token=eyJ.other.secret")
+        await ws.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "pialara_async.access"]
+    assert len(lines) == 2
+    text = "\n".join(lines)
+    assert "secret" not in text
+    assert "hunter22" not in text
+    assert "page=0" in text
+    assert text.count("=redacted") == 3
+
+
+async def test_a_client_that_goes_away_is_logged_as_such(
+    aiohttp_client: Any, settings: Settings, db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings)
+    finished = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        try:
+            response = web.StreamResponse()
+            await response.prepare(request)
+            while True:  # until the peer is gone
+                await response.write(b"x" * 65536)
+                await asyncio.sleep(0.01)
+        finally:
+            finished.set()
+
+    app.router.add_get("/slow", slow)
+    http = await aiohttp_client(app)
+    with caplog.at_level(logging.INFO):
+        reader, writer = await asyncio.open_connection("127.0.0.1", http.server.port)
+        writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        await reader.read(1024)
+        writer.close()
+        await asyncio.wait_for(finished.wait(), 5)
+        await asyncio.sleep(0.05)  # the middlewares log after the handler ends
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(" 499 " in r.getMessage() for r in caplog.records
+               if r.name == "pialara_async.access")
+
+
+async def test_a_write_to_a_gone_client_is_not_an_error(
+    failing_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        await failing_client.get("/gone")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("client disconnected" in r.getMessage() for r in caplog.records)
+    assert any(" 499 " in r.getMessage() for r in caplog.records
+               if r.name == "pialara_async.access")

@@ -41,7 +41,7 @@ UNAVAILABLE_ERRORS = (
 SECRET_PARAMETERS = frozenset({"token", "access_token", "auth_token", "refresh_token",
                                "id_token", "password", "secret", "key", "api_key",
                                "apikey", "jwt", "session", "code"})
-REDACTED = "[redacted]"
+REDACTED = "redacted"
 CLIENT_CLOSED_REQUEST = 499
 
 
