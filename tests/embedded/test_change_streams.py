@@ -194,14 +194,42 @@ async def test_update_events_describe_the_changed_fields(db: Any) -> None:
     assert "wallTime" in change
 
 
-@pytest.mark.real_mongodb
 async def test_dropping_a_collection_emits_drop_then_invalidate(db: Any) -> None:
     await db.items.insert_one({"_id": 1})
     stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
     async with stream:
         await db.items.drop()
+        changes = [await next_change(stream) for _ in range(2)]
+        assert [c["operationType"] for c in changes] == ["drop", "invalidate"]
+        assert changes[0]["ns"] == {"db": db.name, "coll": "items"}
+        assert "documentKey" not in changes[0]
+        await db.items.insert_one({"_id": 2})
+        assert await stream.try_next() is None  # the stream ended at the invalidate
+        assert not stream.alive
+
+
+async def test_dropping_the_database_ends_its_collections_streams(db: Any) -> None:
+    await db.items.insert_one({"_id": 1})
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.client.drop_database(db.name)
         kinds = [(await next_change(stream))["operationType"] for _ in range(2)]
     assert kinds == ["drop", "invalidate"]
+
+
+async def test_only_start_after_goes_past_an_invalidate(db: Any) -> None:
+    await db.items.insert_one({"_id": 1})
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.items.drop()
+        invalidate = [await next_change(stream) for _ in range(2)][1]["_id"]
+    await db.items.insert_one({"_id": "after"})
+    with pytest.raises(OperationFailure) as refused:  # opening the stream refuses it
+        await driver.watch(db.items, resume_after=invalidate, max_await_time_ms=AWAIT_MS)
+    assert refused.value.code == 260
+    after = await driver.watch(db.items, start_after=invalidate, max_await_time_ms=AWAIT_MS)
+    async with after:
+        assert (await next_change(after))["documentKey"] == {"_id": "after"}
 
 
 async def test_first_write_after_a_drop_still_reaches_streams(db: Any) -> None:

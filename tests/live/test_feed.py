@@ -330,3 +330,36 @@ async def test_a_new_service_resumes_from_the_saved_token(
     event = await receive(again, timeout=5.0)
     assert event["document"]["text"] == "while down"  # and not what the first one sent
     await nothing_more(again)
+
+
+async def test_a_dropped_collection_resets_subscribers_and_the_feed_goes_on(
+    aiohttp_client: Any, settings: Any, db: Any, technician: Account, movies: list[ObjectId],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What `seed` or `import --drop` does while the service runs.
+    first = await aiohttp_client(create_app(settings))
+    runner = first.app[keys.LIVE].runners["comments"]
+    ws = await socket_for(first)
+    await subscribe(ws, "comments")
+    await db.comments.insert_one({"movie_id": movies[0], "text": "before"})
+    assert (await receive(ws))["document"]["text"] == "before"
+    opened = runner.opened
+    await db.comments.drop()
+    reset = await receive(ws)
+    assert reset["op"] == "reset"
+    assert "dropped" in reset["reason"]
+    await db.comments.insert_one({"movie_id": movies[0], "text": "after"})
+    assert (await receive(ws))["document"]["text"] == "after"
+    assert runner.opened == opened + 1  # reopened once, after the invalidate
+    await ws.close()
+    await first.close()
+    # A restart goes on from the saved position, past the invalidate.
+    saved = await db.change_stream_tokens.find_one({"_id": "comments"})
+    assert saved["token"] is not None
+    await db.comments.insert_one({"movie_id": movies[0], "text": "while down"})
+    second = await aiohttp_client(create_app(settings))
+    again = await socket_for(second)
+    hub = second.app[keys.LIVE].hub
+    await subscribe(again, "comments", since=f"{hub.epoch}:0")
+    assert (await receive(again, timeout=5.0))["document"]["text"] == "while down"
+    assert not [r for r in caplog.records if "restarting" in r.getMessage()]

@@ -154,6 +154,11 @@ class ChangeStreamBridge:
         for key in ("resumeAfter", "startAfter"):
             if key in options:
                 self._check_token(options[key])
+        if "resumeAfter" in options and isinstance(target, str) and \
+                self._is_invalidate(options["resumeAfter"], db_name, target):
+            raise CommandError(260, "InvalidResumeToken",
+                               "Attempting to resume a change stream using 'resumeAfter' is "
+                               "not allowed from an invalidate notification.")
         try:
             stream = watched.watch(
                 pipeline[1:],
@@ -178,6 +183,20 @@ class ChangeStreamBridge:
             "operationTime": cluster_time(self.current_token()),
             "ok": 1.0,
         }
+
+    def _is_invalidate(self, token: dict[str, Any], db_name: str, coll_name: str) -> bool:
+        """Whether ``token`` is the invalidate event of this collection's
+        streams, which only ``startAfter`` may follow (as on MongoDB). Tokens
+        are positions shared by all namespaces, so another collection's
+        invalidate at the same position does not count."""
+        from mongoeco.change_streams import _parse_resume_token
+
+        value = _parse_resume_token(token)
+        hub = self._hub()
+        with hub._condition:  # the engine's thread appends under it
+            return any(event.token == value and event.operation_type == "invalidate"
+                       and event.db_name == db_name and event.coll_name == coll_name
+                       for event in reversed(hub._events))
 
     def _check_token(self, token: object) -> None:
         from mongoeco.change_streams import _parse_resume_token
@@ -253,6 +272,10 @@ class ChangeStreamBridge:
         raw = event.get("clusterTime")
         if isinstance(raw, int):
             event["clusterTime"] = cluster_time(raw)
+        if event.get("operationType") in ("drop", "invalidate"):
+            event.pop("documentKey", None)  # MongoDB's carry none
+            if event["operationType"] == "invalidate":
+                event.pop("ns", None)
         return event
 
     def kill(self, cursor_ids: list[int]) -> list[int]:

@@ -107,6 +107,14 @@ lease itself between changes when 10 s have passed.
 mongoeco counted a missing field as the value ``null``; MongoDB's distinct
 lists only values present (a collection where no document has the field
 gives an empty list).
+
+13. A dropped collection's change streams see ``drop``, then ``invalidate``.
+
+mongoeco published only an ``invalidate`` when a collection was dropped, even
+one that did not exist, and nothing when a whole database was dropped, so a
+stream on one of its collections never learnt. MongoDB sends ``drop`` and
+then ``invalidate`` to the collection's streams (for ``dropDatabase`` too, to
+each collection's), and nothing for a collection that was not there.
 """
 
 from __future__ import annotations
@@ -124,6 +132,7 @@ from mongoeco._change_streams import hub as hub_module
 from mongoeco._change_streams.journal import snapshot_to_document
 from mongoeco.api._async import _collection_reads
 from mongoeco.api._async import _database_admin_read_commands as _read_commands
+from mongoeco.api._async import client as _async_client
 from mongoeco.api._async import collection as _async_collection
 from mongoeco.core import _filtering_matching
 from mongoeco.core.collation import normalize_collation
@@ -478,6 +487,32 @@ def _dispatch_without_a_thread(self: Any, consumer_id: str, consumer: Any) -> No
             self._release_change_dispatch_lease(consumer_id, generation)
 
 
+async def _drop_announced(self: Any, *, session: Any = None) -> None:
+    self._ensure_session_active(session)
+    existed = self._collection_name in await self._engine.list_collections(
+        self._db_name, context=session)
+    await self._engine.drop_collection(self._db_name, self._collection_name, context=session)
+    if existed:
+        _announce_drop(self, session)
+
+
+def _announce_drop(collection: Any, session: Any) -> None:
+    for operation in ("drop", "invalidate"):
+        collection._publish_change_event(operation_type=operation, document_key={},
+                                         session=session)
+
+
+async def _drop_database_announced(self: Any, name: str, *, session: Any = None) -> None:
+    names = await self._engine.list_collections(name, context=session)
+    await _original_drop_database(self, name, session=session)
+    database = self.get_database(name)
+    for collection_name in names:
+        _announce_drop(database.get_collection(collection_name), session)
+
+
+_original_drop_database = _async_client.AsyncMongoClient.drop_database
+
+
 def install() -> None:
     global _installed
     if not _installed:
@@ -510,4 +545,6 @@ def install() -> None:
             _select_first_by_id
         _sqlite_outbox.compact_change_outbox = _compact_delivered_changes
         sqlite_engine_module._sqlite_compact_change_outbox = _compact_delivered_changes
+        _async_collection.AsyncCollection.drop = _drop_announced
+        _async_client.AsyncMongoClient.drop_database = _drop_database_announced
         _installed = True

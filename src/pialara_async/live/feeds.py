@@ -34,41 +34,61 @@ HISTORY_LOST = {286, 280}  # ChangeStreamHistoryLost, ChangeStreamFatalError
 SAVE_INTERVAL = 1.0
 AWAIT_MS = 500
 OPERATIONS = ["insert", "update", "replace", "delete"]
+# The collection's end: reset subscribers, then go on after the invalidate.
+ENDINGS = ["drop", "rename", "dropDatabase", "invalidate"]
+ENDED = {"drop": "the collection was dropped", "rename": "the collection was renamed",
+         "dropDatabase": "the database was dropped"}
+WATCHED = {"$match": {"operationType": {"$in": OPERATIONS + ENDINGS}}}
 
 
 class StreamEnded(Exception):
     """The change stream's cursor was closed by the server."""
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a feed's stream goes on: after ``token`` (``resumeAfter``), or,
+    after an ``invalidate``, with ``startAfter`` (the only way past one)."""
+
+    token: Any
+    start_after: bool = False
+
+    def options(self) -> dict[str, Any]:
+        return {"start_after": self.token} if self.start_after else {"resume_after": self.token}
+
+
 class TokenStore:
-    """Resume tokens persisted in the database, saved at most every ``interval`` seconds."""
+    """Stream positions persisted in the database, saved at most every ``interval`` seconds."""
 
     def __init__(self, db: Any, interval: float = SAVE_INTERVAL) -> None:
         self._collection = db[TOKENS]
         self._interval = interval
-        self._pending: dict[str, Any] = {}
+        self._pending: dict[str, Position] = {}
         self._saved_at: dict[str, float] = {}
 
-    async def load(self, name: str) -> Any:
+    async def load(self, name: str) -> Position | None:
         document = await self._collection.find_one({"_id": name})
-        return None if document is None else document.get("token")
+        if document is None or document.get("token") is None:
+            return None
+        return Position(document["token"], bool(document.get("start_after")))
 
-    def note(self, name: str, token: Any) -> None:
-        """Keep a token to save at the next flush."""
-        if token is not None:
-            self._pending[name] = token
+    def note(self, name: str, position: Position | None) -> None:
+        """Keep a position to save at the next flush."""
+        if position is not None:
+            self._pending[name] = position
 
-    async def remember(self, name: str, token: Any) -> None:
-        self._pending[name] = token
+    async def remember(self, name: str, position: Position) -> None:
+        self._pending[name] = position
         if time.monotonic() - self._saved_at.get(name, 0.0) >= self._interval:
             await self.flush(name)
 
     async def flush(self, name: str) -> None:
-        token = self._pending.pop(name, None)
-        if token is None:
+        position = self._pending.pop(name, None)
+        if position is None:
             return
         await self._collection.replace_one(
-            {"_id": name}, {"token": token, "saved_at": datetime.datetime.now(datetime.UTC)},
+            {"_id": name}, {"token": position.token, "start_after": position.start_after,
+                            "saved_at": datetime.datetime.now(datetime.UTC)},
             upsert=True)
         self._saved_at[name] = time.monotonic()
 
@@ -127,7 +147,7 @@ class Feed:
     pipeline: list[dict[str, Any]]
     route: Route
     reset_prefixes: tuple[str, ...]
-    last_token: Any = None
+    position: Position | None = None  # the latest reached, None: from now
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -145,21 +165,19 @@ def comments_feed(movie_of: RecentKeys) -> Feed:
             topics.append((f"movie:{movie_id}:comments", event))
         return topics
 
-    return Feed("comments", [{"$match": {"operationType": {"$in": OPERATIONS}}}], route,
-                ("comments", "movie:"))
+    return Feed("comments", [WATCHED], route, ("comments", "movie:"))
 
 
 def movies_feed() -> Feed:
     def route(change: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         return [("movies", _event(change, change.get("fullDocument")))]
 
-    return Feed("movies", [{"$match": {"operationType": {"$in": OPERATIONS}}}], route,
-                ("movies",))
+    return Feed("movies", [WATCHED], route, ("movies",))
 
 
 # Password hashes are removed on the server, before a change event leaves it.
 USER_PIPELINE = [
-    {"$match": {"operationType": {"$in": OPERATIONS}}},
+    WATCHED,
     {"$project": {"fullDocument.password": 0, "fullDocumentBeforeChange.password": 0,
                   "updateDescription.updatedFields.password": 0}},
 ]
@@ -195,43 +213,66 @@ class FeedRunner:
 
     async def run(self) -> None:
         feed = self.feed
-        token = feed.last_token if feed.last_token is not None else \
-            await self.tokens.load(feed.collection)
+        if feed.position is None:
+            feed.position = await self.tokens.load(feed.collection)
         try:
-            stream = await driver.watch(
-                self.db[feed.collection], feed.pipeline, full_document="updateLookup",
-                resume_after=token, max_await_time_ms=AWAIT_MS, **feed.options)
-            self.opened += 1
-            self.ready.set()
-            async with stream:
-                try:
-                    while stream.alive:
-                        change = await stream.try_next()
-                        if change is not None:
-                            for topic, event in feed.route(change):
-                                self.hub.publish(topic, event)
-                            feed.last_token = change["_id"]
-                        else:
-                            feed.last_token = stream.resume_token or feed.last_token
-                        await self.tokens.remember(feed.collection, feed.last_token)
-                        # A guaranteed suspension point: a driver may answer
-                        # without waiting, and the loop must stay cancellable.
-                        await asyncio.sleep(0)
-                    # Ended by the server (an invalidate): reopen after a pause.
-                    raise StreamEnded(feed.collection)
-                except asyncio.CancelledError:
-                    # Stopping: keep the position reached for flush() at shutdown.
-                    self.tokens.note(feed.collection, feed.last_token)
-                    raise
+            while await self._follow():
+                pass  # invalidated (the collection was dropped): go on after it
         except OperationFailure as error:
             if error.code not in HISTORY_LOST:
                 raise
             log.warning("%s change history lost (%s): starting from now",
                         feed.collection, error.code)
-            feed.last_token = None
+            feed.position = None
             await self.tokens.clear(feed.collection)
-            for prefix in feed.reset_prefixes:
-                self.hub.reset(prefix, "change history lost: refetch")
+            self._reset("change history lost: refetch")
+
+    async def _follow(self) -> bool:
+        """Follow one change stream until it ends: True after an invalidate."""
+        feed = self.feed
+        start = {} if feed.position is None else feed.position.options()
+        stream = await driver.watch(
+            self.db[feed.collection], feed.pipeline, full_document="updateLookup",
+            max_await_time_ms=AWAIT_MS, **start, **feed.options)
+        self.opened += 1
+        self.ready.set()
+        async with stream:
+            try:
+                while stream.alive:
+                    change = await stream.try_next()
+                    if change is None:
+                        if stream.resume_token is not None:
+                            feed.position = Position(stream.resume_token)
+                    elif change["operationType"] == "invalidate":
+                        # Only startAfter goes past an invalidate; saved at
+                        # once, so no restart tries to resume from it.
+                        feed.position = Position(change["_id"], start_after=True)
+                        self.tokens.note(feed.collection, feed.position)
+                        await self.tokens.flush(feed.collection)
+                        return True
+                    elif change["operationType"] in ENDINGS:
+                        feed.position = Position(change["_id"])
+                        self._reset(f"{feed.collection}: {ENDED[change['operationType']]}: "
+                                    "refetch")
+                    else:
+                        for topic, event in feed.route(change):
+                            self.hub.publish(topic, event)
+                        feed.position = Position(change["_id"])
+                    if feed.position is not None:
+                        await self.tokens.remember(feed.collection, feed.position)
+                    # A guaranteed suspension point: a driver may answer
+                    # without waiting, and the loop must stay cancellable.
+                    await asyncio.sleep(0)
+                # Ended by the server otherwise: reopen after a pause.
+                raise StreamEnded(feed.collection)
+            except asyncio.CancelledError:
+                # Stopping: keep the position reached for flush() at shutdown.
+                self.tokens.note(feed.collection, feed.position)
+                raise
+
+    def _reset(self, reason: str) -> None:
+        for prefix in self.feed.reset_prefixes:
+            self.hub.reset(prefix, reason)
 
     async def flush(self) -> None:
         await self.tokens.flush(self.feed.collection)

@@ -118,18 +118,21 @@ class Topic:
 
 
 class LiveHub:
-    """Topics exist while they have subscribers, and for a while after (idle),
-    so a client that reconnects with ``since`` gets what it missed; an event
-    for a topic nobody holds costs nothing. Memory is bounded: HISTORY_SIZE
-    events per topic, HISTORY_TOTAL in all, IDLE_TOPICS idle topics."""
+    """The ``standing`` topics (one per feed: comments, movies, users, clients)
+    always keep their recent events. Any other topic (a movie's comments)
+    exists while it has subscribers, and for a while after (idle), so a client
+    that reconnects with ``since`` gets what it missed; an event for such a
+    topic nobody holds costs nothing. Memory is bounded: HISTORY_SIZE events
+    per topic, HISTORY_TOTAL in all, IDLE_TOPICS idle topics."""
 
-    def __init__(self) -> None:
+    def __init__(self, standing: tuple[str, ...] = ()) -> None:
         # Event ids are "<epoch>:<sequence>", one sequence for the process; a
         # new process is a new epoch, so a client holding an id from before a
         # restart is told to refetch.
         self.epoch = uuid.uuid4().hex[:8]
         self.sequence = 0
-        self._topics: dict[str, Topic] = {}
+        self._topics: dict[str, Topic] = {topic: Topic() for topic in standing}
+        self._standing = frozenset(standing)
         self._idle: OrderedDict[str, float] = OrderedDict()  # topic -> idle since
         self._retained: deque[tuple[Topic, int]] = deque()  # every kept event, oldest first
         self.slow_consumers_closed = 0
@@ -177,7 +180,7 @@ class LiveHub:
         state = self._topics.get(topic)
         if state is not None:
             state.subscribers.discard(subscriber)
-            if not state.subscribers:
+            if not state.subscribers and topic not in self._standing:
                 self._idle[topic] = time.monotonic()
                 self._forget_idle()
 
@@ -219,7 +222,7 @@ class LiveHub:
                 break
             del self._idle[topic]
             state = self._topics.get(topic)
-            if state is not None and not state.subscribers:
+            if state is not None and not state.subscribers and topic not in self._standing:
                 del self._topics[topic]
 
     def reset(self, topic_prefix: str, reason: str) -> None:

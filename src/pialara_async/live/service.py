@@ -23,10 +23,13 @@ from pialara_async.live.state import Live
 
 log = logging.getLogger(__name__)
 
+# Topics whose recent events are kept whether or not anyone subscribes.
+STANDING_TOPICS = ("comments", "movies", "users", "clients")
+
 
 async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     db = app[keys.DATABASE]
-    hub = LiveHub()
+    hub = LiveHub(standing=STANDING_TOPICS)
     tokens = TokenStore(db)
     movie_of, technician_of = RecentKeys(), RecentKeys()
     feeds = [comments_feed(movie_of), movies_feed(), users_feed(technician_of)]
