@@ -363,3 +363,30 @@ async def test_a_dropped_collection_resets_subscribers_and_the_feed_goes_on(
     await subscribe(again, "comments", since=f"{hub.epoch}:0")
     assert (await receive(again, timeout=5.0))["document"]["text"] == "while down"
     assert not [r for r in caplog.records if "restarting" in r.getMessage()]
+
+
+@pytest.mark.parametrize("change", ["reassigned", "no longer a client"])
+async def test_a_client_who_leaves_reaches_the_old_technician_without_the_record(
+    client: TestClient, admin: Account, technician: Account, other_technician: Account,
+    client_account: Account, change: str,
+) -> None:
+    old = await socket_for(client, technician.token)
+    assert (await subscribe(old, "clients"))["type"] == "subscribed"
+    new = await socket_for(client, other_technician.token)
+    assert (await subscribe(new, "clients"))["type"] == "subscribed"
+    body = {"technician_id": str(other_technician.id)} if change == "reassigned" \
+        else {"role": "technician"}
+    response = await client.patch(f"/api/v1/users/{client_account.id}",
+                                  headers=admin.headers, json=body)
+    assert response.status == 200
+    left = await receive(old, timeout=1.0)
+    assert left["op"] == "removed"
+    assert left["doc_id"] == str(client_account.id)
+    assert "document" not in left
+    assert "dysarthria" not in json.dumps(left)  # no health data for the old technician
+    await nothing_more(old)
+    if change == "reassigned":
+        arrived = await receive(new, timeout=1.0)
+        assert arrived["document"]["profile"]["pathology"] == "dysarthria"
+    else:
+        await nothing_more(new)

@@ -184,18 +184,34 @@ USER_PIPELINE = [
 
 
 def users_feed(technician_of: RecentKeys) -> Feed:
+    """Every change to ``users``; to ``clients``, the changes of each
+    technician's clients. A client who leaves a technician (reassigned, no
+    longer a client) reaches that technician only as ``{"op": "removed"}``,
+    without the record: it is no longer theirs to see."""
+
     def route(change: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         document = change.get("fullDocument")
         before = change.get("fullDocumentBeforeChange")
         key = change.get("documentKey", {}).get("_id")
-        technician = (document or before or {}).get("technician_id") or technician_of.get(key)
+        known = (before or {}).get("technician_id") or technician_of.get(key)
         if document is not None:
-            if document.get("role") == "client" and document.get("technician_id"):
-                technician_of[key] = document["technician_id"]
             document = {k: v for k, v in document.items() if k != "password"}
+            current = document.get("technician_id") if document.get("role") == "client" \
+                else None
+        else:
+            current = known  # deleted: its technician learns it
+        if current is not None:
+            technician_of[key] = current
         event = _event(change, document)
-        event["technician_id"] = technician
-        return [("users", event), ("clients", event)] if technician else [("users", event)]
+        event["technician_id"] = current
+        routed = [("users", event)]
+        if current is not None:
+            routed.append(("clients", event))
+        if known is not None and known != current:
+            technician_of[key] = current
+            routed.append(("clients", {"op": "removed", "doc_id": key,
+                                       "time": event["time"], "technician_id": known}))
+        return routed
 
     return Feed("users", USER_PIPELINE, route, ("users", "clients"))
 
