@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -53,3 +55,26 @@ async def test_a_write_whose_session_ends_under_it_is_rolled_back(
     assert await collection.find_one({"_id": 1}) == {"_id": 1, "n": 1}
     await collection.insert_one({"_id": 2})
     assert await collection.count_documents({}) == 2
+
+
+async def test_a_transaction_that_read_can_still_write_after_another_connection_did(
+    engine: tuple[SQLiteEngine, Any], tmp_path: Path,
+) -> None:
+    # The engine's change delivery writes through a connection of its own. A
+    # transaction begun deferred read, that connection committed, and the
+    # transaction's first write failed at once with "database is locked".
+    sqlite, client = engine
+    collection = client.get_database("fixes").get_collection("things")
+    await collection.insert_one({"_id": 1, "n": 1})
+    other = sqlite3.connect(tmp_path / "engine.sqlite3", timeout=0.2)
+    session = client.start_session()
+    session.start_transaction()
+    assert await collection.find_one({"_id": 1}, session=session) is not None
+    with contextlib.suppress(sqlite3.OperationalError):  # waits for the transaction
+        with other:
+            other.execute("CREATE TABLE IF NOT EXISTS elsewhere (x)")
+            other.execute("INSERT INTO elsewhere VALUES (1)")
+    await collection.update_one({"_id": 1}, {"$inc": {"n": 1}}, session=session)
+    session.commit_transaction()  # mongoeco's session: a plain call
+    other.close()
+    assert (await collection.find_one({"_id": 1}))["n"] == 2

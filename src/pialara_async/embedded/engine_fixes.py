@@ -115,6 +115,18 @@ one that did not exist, and nothing when a whole database was dropped, so a
 stream on one of its collections never learnt. MongoDB sends ``drop`` and
 then ``invalidate`` to the collection's streams (for ``dropDatabase`` too, to
 each collection's), and nothing for a collection that was not there.
+
+14. A session transaction takes SQLite's write lock when it begins.
+
+mongoeco began a session transaction with a deferred ``BEGIN``. Its change
+delivery writes through a connection of its own, so when that connection
+committed after the transaction's first read, the transaction's first write
+failed at once with "database is locked" (SQLite cannot upgrade a read
+snapshot that another writer has passed; the busy timeout does not apply):
+under load, a comment's transaction answered 500. ``BEGIN IMMEDIATE`` takes
+the write lock up front, so the other connection waits its turn instead. The
+embedded server runs one transaction statement at a time, so nothing of the
+engine's own waits behind it.
 """
 
 from __future__ import annotations
@@ -513,6 +525,23 @@ async def _drop_database_announced(self: Any, name: str, *, session: Any = None)
 _original_drop_database = _async_client.AsyncMongoClient.drop_database
 
 
+def _start_transaction_holding_the_write_lock(self: Any, session: Any) -> None:
+    engine = self._engine
+    with engine._lock:
+        if engine._connection is None:
+            raise InvalidOperation("SQLiteEngine must be connected before starting a "
+                                   "transaction")
+        if engine._transaction_owner_session_id is not None:
+            raise InvalidOperation("SQLiteEngine already has an active transaction bound "
+                                   "to another session")
+        connection = engine._connection
+        self._ensure_write_state_usable(connection)
+        connection.execute("BEGIN IMMEDIATE")
+        engine._transaction_owner_session_id = session.session_id
+        engine._mvcc_version += 1
+        self.sync_session_state(session, transaction_active=True)
+
+
 def install() -> None:
     global _installed
     if not _installed:
@@ -545,6 +574,8 @@ def install() -> None:
             _select_first_by_id
         _sqlite_outbox.compact_change_outbox = _compact_delivered_changes
         sqlite_engine_module._sqlite_compact_change_outbox = _compact_delivered_changes
+        SQLiteSessionRuntime.start_session_transaction = \
+            _start_transaction_holding_the_write_lock
         _async_collection.AsyncCollection.drop = _drop_announced
         _async_client.AsyncMongoClient.drop_database = _drop_database_announced
         _installed = True
