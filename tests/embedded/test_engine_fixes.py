@@ -63,17 +63,17 @@ async def test_a_transaction_that_read_can_still_write_after_another_connection_
     # The engine's change delivery writes through a connection of its own. A
     # transaction begun deferred read, that connection committed, and the
     # transaction's first write failed at once with "database is locked".
-    sqlite, client = engine
+    _sqlite, client = engine
     collection = client.get_database("fixes").get_collection("things")
     await collection.insert_one({"_id": 1, "n": 1})
     other = sqlite3.connect(tmp_path / "engine.sqlite3", timeout=0.2)
     session = client.start_session()
     session.start_transaction()
     assert await collection.find_one({"_id": 1}, session=session) is not None
-    with contextlib.suppress(sqlite3.OperationalError):  # waits for the transaction
-        with other:
-            other.execute("CREATE TABLE IF NOT EXISTS elsewhere (x)")
-            other.execute("INSERT INTO elsewhere VALUES (1)")
+    # The other connection waits for the transaction (and gives up quickly).
+    with contextlib.suppress(sqlite3.OperationalError), other:
+        other.execute("CREATE TABLE IF NOT EXISTS elsewhere (x)")
+        other.execute("INSERT INTO elsewhere VALUES (1)")
     await collection.update_one({"_id": 1}, {"$inc": {"n": 1}}, session=session)
     session.commit_transaction()  # mongoeco's session: a plain call
     other.close()
