@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run dev test test-pymongo lint check seed clean
+.PHONY: run dev test test-pymongo lint api-fuzz check seed clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "python3.13 not found (install it or set PYTHON=)"; exit 1; }
@@ -36,6 +36,10 @@ test-pymongo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+## schemathesis against the served OpenAPI document (anonymous, then as an admin)
+api-fuzz: $(STAMP)
+	bash .ci/api-fuzz
 
 check: $(STAMP)
 	$(BIN)/pialara-async check

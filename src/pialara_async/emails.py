@@ -42,4 +42,6 @@ def _validated(address: str) -> str:
         raise ValueError(f"not a valid e-mail address: {error}") from None
 
 
-EmailAddress = Annotated[StrictStr, Field(max_length=MAX_LENGTH), AfterValidator(_validated)]
+EmailAddress = Annotated[StrictStr,
+                         Field(max_length=MAX_LENGTH, json_schema_extra={"format": "email"}),
+                         AfterValidator(_validated)]

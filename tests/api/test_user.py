@@ -262,3 +262,12 @@ async def test_saving_preferences_keeps_the_session(client: TestClient) -> None:
     # The token the front-end kept still posts, reads and signs out.
     assert (await client.get("/api/v1/users/me", headers=bearer(token))).status == 200
     assert (await client.post("/api/v1/user/logout", headers=bearer(token))).status == 201
+
+
+async def test_a_preference_name_with_a_nul_is_refused(client: TestClient) -> None:
+    # BSON names cannot hold a NUL: the driver refused the write with a 500.
+    await register(client)
+    token = await login(client, "ana@mflix.example")
+    response = await client.put("/api/v1/user/update-preferences", headers=bearer(token),
+                                json={"preferences": {"\u0000s": None}})
+    assert response.status == 400

@@ -9,7 +9,6 @@ from aiohttp import web
 from bson import ObjectId
 
 from pialara_async import keys
-from pialara_async.api.errors import ApiError
 from pialara_async.repositories import users
 from pialara_async.security import tokens
 
@@ -45,21 +44,6 @@ async def standing(request: web.Request, token: str) -> tuple[Caller | None, str
     if ObjectId.is_valid(claims.user_id) and await users.by_id(db, ObjectId(claims.user_id)):
         return None, "signed out, or the password was changed"
     return None, "the account was deleted"
-
-
-async def optional_caller(request: web.Request) -> Caller | None:
-    token = bearer_token(request)
-    return None if token is None else await caller_from_token(request, token)
-
-
-async def require_caller(request: web.Request) -> Caller:
-    token = bearer_token(request)
-    if token is None:
-        raise ApiError(401, "a bearer token is required")
-    caller = await caller_from_token(request, token)
-    if caller is None:
-        raise ApiError(401, "the token is invalid, expired or revoked")
-    return caller
 
 
 async def start_session(request: web.Request, user: users.User) -> str:

@@ -9,10 +9,8 @@ from bson import ObjectId
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from pialara_async import keys
-from pialara_async.api.auth import require_caller
+from pialara_async.api.endpoint import SIGNED_IN, Call, endpoint
 from pialara_async.api.errors import ApiError
-from pialara_async.api.openapi import describe
-from pialara_async.api.validation import parse_body
 from pialara_async.jsonio import json_response
 from pialara_async.repositories import comments
 
@@ -57,50 +55,44 @@ def _failure(error: Exception) -> ApiError:
     return ApiError(404, "no comment has this id")
 
 
-async def _answer(request: web.Request, movie_id: ObjectId) -> web.Response:
-    found = await comments.for_movie(request.config_dict[keys.DATABASE], movie_id)
-    return json_response({"comments": found})
+async def _answer(call: Call[Any, Any, Any], movie_id: ObjectId) -> web.Response:
+    return json_response({"comments": await comments.for_movie(call.db, movie_id)})
 
 
 @routes.post("/movies/comment")
-@describe("Comment on a movie", tags=TAGS, body=NewComment,
-          responses={200: CommentList, 404: "no such movie"}, auth=True)
-async def add_comment(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    body = await parse_body(request, NewComment)
-    movie_id = ObjectId(body.movie_id)
+@endpoint("Comment on a movie", tags=TAGS, body=NewComment, access=SIGNED_IN,
+          responses={200: CommentList}, errors={404: "no such movie"})
+async def add_comment(call: Call[None, NewComment, None]) -> web.Response:
+    movie_id = ObjectId(call.body.movie_id)
     try:
-        await comments.add(request.config_dict[keys.DATABASE], request.config_dict[keys.DB_CLIENT],
-                           caller.user, movie_id, body.comment)
+        await comments.add(call.db, call.app(keys.DB_CLIENT), call.user, movie_id,
+                           call.body.comment)
     except comments.MovieNotFound as error:
         raise _failure(error) from None
-    return await _answer(request, movie_id)
+    return await _answer(call, movie_id)
 
 
 @routes.put("/movies/comment")
-@describe("Edit one's own comment", tags=TAGS, body=CommentEdit,
-          responses={200: CommentList, 403: "someone else's", 404: "no such comment"}, auth=True)
-async def edit_comment(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    body = await parse_body(request, CommentEdit)
+@endpoint("Edit one's own comment", tags=TAGS, body=CommentEdit, access=SIGNED_IN,
+          responses={200: CommentList},
+          errors={403: "someone else's comment", 404: "no such comment"})
+async def edit_comment(call: Call[None, CommentEdit, None]) -> web.Response:
     try:
-        movie_id = await comments.edit(request.config_dict[keys.DATABASE], caller.user,
-                                       ObjectId(body.comment_id), body.updated_comment)
+        movie_id = await comments.edit(call.db, call.user, ObjectId(call.body.comment_id),
+                                       call.body.updated_comment)
     except (comments.NotYours, comments.CommentNotFound) as error:
         raise _failure(error) from None
-    return await _answer(request, movie_id)
+    return await _answer(call, movie_id)
 
 
 @routes.delete("/movies/comment")
-@describe("Delete one's own comment", tags=TAGS, body=CommentDeletion,
-          responses={200: CommentList, 403: "someone else's", 404: "no such comment"}, auth=True)
-async def delete_comment(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    body = await parse_body(request, CommentDeletion)
+@endpoint("Delete one's own comment", tags=TAGS, body=CommentDeletion, access=SIGNED_IN,
+          responses={200: CommentList},
+          errors={403: "someone else's comment", 404: "no such comment"})
+async def delete_comment(call: Call[None, CommentDeletion, None]) -> web.Response:
     try:
-        movie_id = await comments.remove(
-            request.config_dict[keys.DATABASE], request.config_dict[keys.DB_CLIENT],
-            caller.user, ObjectId(body.comment_id))
+        movie_id = await comments.remove(call.db, call.app(keys.DB_CLIENT), call.user,
+                                         ObjectId(call.body.comment_id))
     except (comments.NotYours, comments.CommentNotFound) as error:
         raise _failure(error) from None
-    return await _answer(request, movie_id)
+    return await _answer(call, movie_id)

@@ -62,6 +62,7 @@ class ApiError(Exception):
         self.status = status
         self.error = error
         self.extra = extra
+        self.validation: Any = None  # the pydantic ValidationError behind a 400
 
     def body(self) -> dict[str, Any]:
         return {**self.extra, "error": self.error}

@@ -8,8 +8,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from pialara_async import keys
+from pialara_async.api.endpoint import Call, endpoint
 from pialara_async.api.errors import UNAVAILABLE_ERRORS
-from pialara_async.api.openapi import describe
+from pialara_async.db import driver
 from pialara_async.jsonio import json_response
 from pialara_async.repositories import server
 
@@ -18,7 +19,7 @@ routes = web.RouteTableDef()
 READY_TIMEOUT = 2.0
 
 
-class Status(BaseModel):
+class Readiness(BaseModel):
     """Service status."""
 
     status: str
@@ -26,20 +27,32 @@ class Status(BaseModel):
 
 
 @routes.get("/health")
-@describe("Liveness: the process answers (no database access)", tags=("health",),
-          responses={200: Status})
-async def health(request: web.Request) -> web.Response:
+@endpoint("Liveness: the process answers (no database access)", tags=("health",),
+          responses={200: Readiness})
+async def health(call: Call[None, None, None]) -> web.Response:
     return json_response({"status": "ok"})
 
 
 @routes.get("/ready")
-@describe("Readiness: the database answers a ping", tags=("health",),
-          responses={200: Status, 503: Status})
-async def ready(request: web.Request) -> web.Response:
+@endpoint("Readiness: the database answers a ping", tags=("health",),
+          responses={200: Readiness, 503: Readiness})
+async def ready(call: Call[None, None, None]) -> web.Response:
+    request = call.request
+    embedded = request.config_dict.get(keys.EMBEDDED)
+    if embedded is not None and not embedded.serving:
+        return unavailable("the embedded database is not running: it is being restarted")
     try:
         async with asyncio.timeout(READY_TIMEOUT):
             await server.ping(request.config_dict[keys.DATABASE])
     except (TimeoutError, *UNAVAILABLE_ERRORS) as error:
-        reason = "database ping timed out" if isinstance(error, TimeoutError) else str(error)
-        return json_response({"status": "unavailable", "reason": reason[:300]}, status=503)
+        # The cause the driver's monitors saw (connection refused, a DNS
+        # failure…) says more than the ping's own timeout.
+        causes = driver.server_errors(request.config_dict[keys.DB_CLIENT])
+        reason = "; ".join(causes) if causes else (
+            "database ping timed out" if isinstance(error, TimeoutError) else str(error))
+        return unavailable(reason)
     return json_response({"status": "ready"})
+
+
+def unavailable(reason: str) -> web.Response:
+    return json_response({"status": "unavailable", "reason": reason[:300]}, status=503)

@@ -35,13 +35,15 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 from bson import ObjectId
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from pialara_async import keys
 from pialara_async.api.auth import Caller, bearer_token, standing
-from pialara_async.api.openapi import describe
+from pialara_async.api.endpoint import Call, endpoint
 from pialara_async.jsonio import dumps, json_response
 from pialara_async.live.hub import Subscriber, write_forever
 from pialara_async.live.registry import close_socket
+from pialara_async.policy import topic_refusal
 from pialara_async.repositories import comments, users
 from pialara_async.security.rate_limits import TooManyRequests
 
@@ -67,14 +69,10 @@ class ClientMessage(BaseModel):
     since: Annotated[str, Field(max_length=64)] | None = None
 
 
-def refusal(user: users.User | None, topic: str) -> str | None:
-    """Why ``user`` (None: anonymous) may not watch a topic that needs rights;
-    None when they may. The one place these rights are written."""
-    if user is None:
-        return "sign in first"
-    if topic == "users":
-        return None if user.is_admin else "administrators only"
-    return None if user.role == "technician" else "technicians only"
+class LiveQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    token: Annotated[str, Field(max_length=2048)] | SkipJsonSchema[None] = Field(
+        None, description="a bearer token (or send it in an auth message)")
 
 
 class LiveConnection:
@@ -153,7 +151,7 @@ class LiveConnection:
         if self.caller is not None and time.monotonic() - self.checked_at > RIGHTS_CHECK_SECONDS:
             await self.recheck()
         user = None if self.caller is None else self.caller.user
-        refused = refusal(user, topic)
+        refused = topic_refusal(user, topic)
         if refused is not None or user is None:
             return refused, None
         if topic == "users":
@@ -197,7 +195,7 @@ class LiveConnection:
     async def revoke_lost_rights(self, reason: str) -> None:
         user = None if self.caller is None else self.caller.user
         for topic in sorted(self.subscriber.topics & RIGHTS_TOPICS):
-            refused = refusal(user, topic)
+            refused = topic_refusal(user, topic)
             if refused is None:
                 continue
             self.live.hub.unsubscribe(self.subscriber, topic)
@@ -210,10 +208,13 @@ class LiveConnection:
 
 
 @routes.get("/live")
-@describe("Websocket: subscribe to live change events (see the module's documentation)",
-          tags=("live",), responses={101: "switching to the websocket protocol",
-                                     429: "too many connections from this address"})
-async def live_socket(request: web.Request) -> web.WebSocketResponse:
+@endpoint("Websocket: subscribe to live change events (see the module's documentation)",
+          tags=("live",), query=LiveQuery,
+          responses={101: "switching to the websocket protocol"},
+          errors={400: "not a websocket upgrade",
+                  429: "too many connections from this address"})
+async def live_socket(call: Call[LiveQuery, None, None]) -> web.WebSocketResponse:
+    request = call.request
     limits = request.config_dict[keys.RATE_LIMITS]
     await limits.spend(limits.websockets_per_address, request.remote or "")
     # No permessage-deflate: browsers offer it, and it would compress every
@@ -227,7 +228,7 @@ async def live_socket(request: web.Request) -> web.WebSocketResponse:
     subscriber = Subscriber(socket, request)
     subscriber.writer = asyncio.create_task(write_forever(subscriber, hub))
     connection = LiveConnection(request, subscriber)
-    token = request.query.get("token") or bearer_token(request)
+    token = call.query.token or bearer_token(request)
     try:
         if token:
             await connection.authenticate(token)
@@ -264,9 +265,10 @@ class LiveStats(BaseModel):
 
 
 @routes.get("/live/stats")
-@describe("Figures of the live feed: change streams opened, subscribers, events",
+@endpoint("Figures of the live feed: change streams opened, subscribers, events",
           tags=("live",), responses={200: LiveStats})
-async def live_stats(request: web.Request) -> web.Response:
+async def live_stats(call: Call[None, None, None]) -> web.Response:
+    request = call.request
     live = request.config_dict[keys.LIVE]
     return json_response({
         "change_streams": {name: runner.opened for name, runner in live.runners.items()},

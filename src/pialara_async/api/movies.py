@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from aiohttp import web
 from bson import ObjectId
 from bson.errors import InvalidId
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
 
 from pialara_async import keys
+from pialara_async.api.endpoint import Call, endpoint
 from pialara_async.api.errors import ApiError, not_found
-from pialara_async.api.openapi import describe
-from pialara_async.api.validation import parse_query
 from pialara_async.jsonio import json_response
 from pialara_async.repositories import movies, server, stats
 
@@ -32,7 +32,15 @@ def _lenient_page(value: Any) -> Any:
     return value
 
 
-PageNumber = Annotated[int, BeforeValidator(_lenient_page), Field(ge=0, le=MAX_PAGE)]
+# What the contract accepts, as the query string carries it: an integer from
+# 0 to MAX_PAGE, or any text that is not an integer (counted as 0).
+PAGE_SCHEMA = {
+    "type": "string",
+    "pattern": r"^(?!\s*[+-]?\d{1,30}\s*$)|^\s*(\+?0*(\d{1,2}|[1-4]\d\d|500)|-0+)\s*$",
+    "description": "zero-based page, at most 500; not an integer: 0",
+}
+PageNumber = Annotated[int, Field(ge=0, le=MAX_PAGE), BeforeValidator(_lenient_page),
+                       WithJsonSchema(PAGE_SCHEMA)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -42,11 +50,18 @@ class PageQuery(BaseModel):
 
 
 class SearchQuery(PageQuery):
-    text: str | None = Field(None, max_length=200, description="text search (wins)")
+    text: str | SkipJsonSchema[None] = Field(None, max_length=200,
+                                             description="text search (wins)")
     cast: list[Name] = Field(default_factory=list, max_length=10,
                              description="cast members, any of (wins over genre)")
     genre: list[Name] = Field(default_factory=list, max_length=10,
                               description="genres, any of")
+
+
+class MoviePath(BaseModel):
+    # Described as an ObjectId; checked by the handler, which answers the
+    # contract's 400 "Not found" for anything else.
+    movie_id: Annotated[str, WithJsonSchema({"type": "string", "pattern": "^[0-9a-fA-F]{24}$"})]
 
 
 class CountriesQuery(BaseModel):
@@ -120,22 +135,21 @@ def _page_body(result: movies.Page, search: movies.Search, page: int) -> dict[st
 
 
 @routes.get("/movies/")
-@describe("Movies by popularity (tomatoes.viewer.numReviews)", tags=TAGS, query=PageQuery,
+@endpoint("Movies by popularity (tomatoes.viewer.numReviews)", tags=TAGS, query=PageQuery,
           responses={200: MoviePage})
-async def list_movies(request: web.Request) -> web.Response:
-    query = parse_query(request, PageQuery)
+async def list_movies(call: Call[PageQuery, None, None]) -> web.Response:
     search = movies.Search()
-    result = await movies.search(request.config_dict[keys.DATABASE], search, query.page)
-    return json_response(_page_body(result, search, query.page))
+    result = await movies.search(call.db, search, call.query.page)
+    return json_response(_page_body(result, search, call.query.page))
 
 
 @routes.get("/movies/search")
-@describe("Search by text, cast or genre (text wins over cast over genre)", tags=TAGS,
+@endpoint("Search by text, cast or genre (text wins over cast over genre)", tags=TAGS,
           query=SearchQuery, responses={200: MoviePage})
-async def search_movies(request: web.Request) -> web.Response:
-    query = parse_query(request, SearchQuery)
+async def search_movies(call: Call[SearchQuery, None, None]) -> web.Response:
+    query = call.query
     search = movies.Search.choose(query.text, query.cast, query.genre)
-    result = await movies.search(request.config_dict[keys.DATABASE], search, query.page)
+    result = await movies.search(call.db, search, query.page)
     return json_response(_page_body(result, search, query.page))
 
 
@@ -149,35 +163,37 @@ def _object_id(value: str) -> ObjectId:
 
 
 @routes.get("/movies/id/{movie_id}")
-@describe("A movie with its comments, newest first", tags=TAGS,
-          responses={200: MovieDetail, 400: "not an ObjectId", 404: "no such movie"})
-async def get_movie(request: web.Request) -> web.Response:
-    movie_id = _object_id(request.match_info["movie_id"])
-    movie = await movies.with_comments(request.config_dict[keys.DATABASE], movie_id)
+@endpoint("A movie with its comments, newest first", tags=TAGS, path=MoviePath,
+          responses={200: MovieDetail},
+          errors={400: 'not an ObjectId ("Not found")', 404: "no such movie"})
+async def get_movie(call: Call[None, None, MoviePath]) -> web.Response:
+    movie_id = _object_id(call.path.movie_id)
+    movie = await movies.with_comments(call.db, movie_id)
     if movie is None:
         raise not_found()
     return json_response({"movie": movie, "updated_type": movies.updated_type(movie)})
 
 
 @routes.get("/movies/countries")
-@describe("Titles of the movies made in any of the countries (all of them)", tags=TAGS,
+@endpoint("Titles of the movies made in any of the countries (all of them)", tags=TAGS,
           query=CountriesQuery, responses={200: Titles})
-async def movies_by_country(request: web.Request) -> web.Response:
-    query = parse_query(request, CountriesQuery)
-    titles = await movies.titles_in_countries(request.config_dict[keys.DATABASE],
-                                              query.countries)
+async def movies_by_country(call: Call[CountriesQuery, None, None]) -> web.Response:
+    titles = await movies.titles_in_countries(call.db, call.query.countries)
     return json_response({"titles": titles})
 
 
 @routes.get("/movies/facet-search")
-@describe("Cast search with runtime and rating facets over all matches", tags=TAGS,
-          query=SearchQuery, responses={200: FacetedPage})
-async def facet_search(request: web.Request) -> web.Response:
-    query = parse_query(request, SearchQuery)
+@endpoint("Cast search with runtime and rating facets over all matches (without cast: "
+          "a search, with empty facets)", tags=TAGS, query=SearchQuery,
+          responses={200: FacetedPage})
+async def facet_search(call: Call[SearchQuery, None, None]) -> web.Response:
+    query = call.query
     if not query.cast:
-        return await search_movies(request)
-    db = request.config_dict[keys.DATABASE]
-    result = await movies.facet_search(db, query.cast, query.page)
+        search = movies.Search.choose(query.text, query.cast, query.genre)
+        found = await movies.search(call.db, search, query.page)
+        return json_response({**_page_body(found, search, query.page),
+                              "facets": {"runtime": [], "rating": []}})
+    result = await movies.facet_search(call.db, query.cast, query.page)
     return json_response({
         "movies": result.movies,
         "facets": {"runtime": result.runtime, "rating": result.rating},
@@ -189,11 +205,11 @@ async def facet_search(request: web.Request) -> web.Response:
 
 
 @routes.get("/movies/config-options")
-@describe("Pool size, write-concern timeout and the connection's role", tags=TAGS,
+@endpoint("Pool size, write-concern timeout and the connection's role", tags=TAGS,
           responses={200: ConfigOptions})
-async def config_options(request: web.Request) -> web.Response:
-    settings = request.config_dict[keys.SETTINGS]
-    role = await server.connection_role(request.config_dict[keys.DB_CLIENT])
+async def config_options(call: Call[None, None, None]) -> web.Response:
+    settings = call.app(keys.SETTINGS)
+    role = await server.connection_role(call.app(keys.DB_CLIENT))
     return json_response({
         "pool_size": settings.mongodb.max_pool_size,
         "wtimeout": settings.mongodb.wtimeout_ms,
@@ -202,17 +218,15 @@ async def config_options(request: web.Request) -> web.Response:
 
 
 @routes.get("/movies/genres")
-@describe("Every genre with its number of movies", tags=TAGS, responses={200: GenreCounts})
-async def genres(request: web.Request) -> web.Response:
-    rows = await movies.genres_with_counts(request.config_dict[keys.DATABASE])
+@endpoint("Every genre with its number of movies", tags=TAGS, responses={200: GenreCounts})
+async def genres(call: Call[None, None, None]) -> web.Response:
+    rows = await movies.genres_with_counts(call.db)
     return json_response({"genres": rows})
 
 
 @routes.get("/stats/directors")
-@describe("Directors by average IMDb rating, with at least min_movies films",
+@endpoint("Directors by average IMDb rating, with at least min_movies films",
           tags=("stats",), query=DirectorsQuery, responses={200: DirectorRatings})
-async def directors(request: web.Request) -> web.Response:
-    query = parse_query(request, DirectorsQuery)
-    rows = await stats.top_directors(request.config_dict[keys.DATABASE], query.min_movies,
-                                     query.limit)
+async def directors(call: Call[DirectorsQuery, None, None]) -> web.Response:
+    rows = await stats.top_directors(call.db, call.query.min_movies, call.query.limit)
     return json_response({"directors": rows})

@@ -1,16 +1,15 @@
-"""The OpenAPI description, built from the routes themselves.
+"""The OpenAPI description, built from the routes' own declarations.
 
-Handlers carry their description through ``@describe(...)`` (summary, query,
-body and response models); the document is assembled from the router on first
-request, so a route added by any module appears without a central list. The
-docs page is Swagger UI served from the ``swagger-ui-bundle`` package's own
-files: it works without internet access.
+Each handler is declared once with ``@endpoint`` (``api/endpoint.py``): the
+same declaration validates the input, checks the caller and is read here, so
+the document cannot drift from what the routes do. It is assembled from the
+router on first request (a route added by any module appears without a
+central list). The docs page is Swagger UI served from the
+``swagger-ui-bundle`` package's own files: it works without internet access.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import swagger_ui_bundle
@@ -19,48 +18,31 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from pialara_async import __version__
+from pialara_async.api.endpoint import ATTRIBUTE, Operation
 from pialara_async.jsonio import json_response
 
-_ATTRIBUTE = "__openapi__"
+
+class ErrorBody(BaseModel):
+    """An error: one message, or messages by field."""
+
+    error: str | dict[str, str]
+    request_id: str | None = None
+    retry_after: int | None = None
+    may_have_been_applied: bool | None = None
 
 
-@dataclass(slots=True)
-class Operation:
-    summary: str
-    tags: tuple[str, ...] = ()
-    query: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
-    responses: dict[int, type[BaseModel] | str] = field(default_factory=dict)
-    auth: bool = False
-
-
-def describe(
-    summary: str,
-    *,
-    tags: tuple[str, ...] = (),
-    query: type[BaseModel] | None = None,
-    body: type[BaseModel] | None = None,
-    responses: dict[int, type[BaseModel] | str] | None = None,
-    auth: bool = False,
-) -> Callable[[Any], Any]:
-    def mark(handler: Any) -> Any:
-        setattr(handler, _ATTRIBUTE, Operation(summary, tags, query, body, responses or {}, auth))
-        return handler
-
-    return mark
-
-
-def _walk(app: web.Application, prefix: str = "") -> list[tuple[str, str, Operation]]:
+def _walk(app: web.Application) -> list[tuple[str, str, Operation]]:
     found: list[tuple[str, str, Operation]] = []
     for resource in app.router.resources():
         sub_app = getattr(resource, "_app", None)
         if isinstance(resource, web.PrefixedSubAppResource) and sub_app is not None:
-            found += _walk(sub_app, prefix + resource.canonical)
+            # A sub-app's resources already carry its prefix.
+            found += _walk(sub_app)
             continue
         for route in resource:
-            operation = getattr(route.handler, _ATTRIBUTE, None)
+            operation = getattr(route.handler, ATTRIBUTE, None)
             if operation is not None and route.method != "HEAD":
-                found.append((prefix + resource.canonical, route.method.lower(), operation))
+                found.append((resource.canonical, route.method.lower(), operation))
     return found
 
 
@@ -75,14 +57,14 @@ class OpenAPIRegistry:
         return self._document
 
 
-def _parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    schema = model.model_json_schema()
+def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     required = set(schema.get("required", []))
     return [
         {
             "name": name,
-            "in": "query",
-            "required": name in required,
+            "in": where,
+            "required": where == "path" or name in required,
             "schema": prop,
             **({"description": prop["description"]} if "description" in prop else {}),
         }
@@ -96,16 +78,23 @@ def build_document(title: str, operations: list[tuple[str, str, Operation]]) -> 
         for _, _, op in operations
         for model in (op.body, *op.responses.values())
         if isinstance(model, type)
-    }
+    } | {ErrorBody}
     refs, definitions = models_json_schema(
         [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
         ref_template="#/components/schemas/{model}",
     )
+    error = {"application/json": {"schema": refs[(ErrorBody, "validation")]}}
     paths: dict[str, dict[str, Any]] = {}
     for path, method, op in sorted(operations, key=lambda item: item[:2]):
-        entry: dict[str, Any] = {"summary": op.summary, "tags": list(op.tags), "responses": {}}
+        entry: dict[str, Any] = {"summary": op.summary, "tags": list(op.tags),
+                                 "operationId": f"{method}{path}", "responses": {}}
+        parameters = []
+        if op.path is not None:
+            parameters += _parameters(op.path, "path")
         if op.query is not None:
-            entry["parameters"] = _parameters(op.query)
+            parameters += _parameters(op.query, "query")
+        if parameters:
+            entry["parameters"] = parameters
         if op.body is not None:
             entry["requestBody"] = {
                 "required": True,
@@ -116,14 +105,18 @@ def build_document(title: str, operations: list[tuple[str, str, Operation]]) -> 
                 entry["responses"][str(status)] = {"description": response}
             else:
                 entry["responses"][str(status)] = {
-                    "description": response.__doc__ or response.__name__,
+                    "description": (response.__doc__ or response.__name__).strip(),
                     "content": {
                         "application/json": {"schema": refs[(response, "validation")]}
                     },
                 }
-        entry["responses"].setdefault("default", {"description": 'Error: {"error": ...}'})
-        if op.auth:
-            entry["security"] = [{"bearer": []}]
+        for status, description in sorted(op.errors.items()):
+            entry["responses"].setdefault(str(status), {"description": description,
+                                                        "content": error})
+        entry["responses"].setdefault("default", {
+            "description": "an error (500, 503, 504…)", "content": error})
+        if op.access.signed_in or op.access.optional:
+            entry["security"] = [{"bearer": []}] + ([{}] if op.access.optional else [])
         paths.setdefault(path, {})[method] = entry
     return {
         "openapi": "3.1.0",

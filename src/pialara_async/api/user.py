@@ -14,14 +14,14 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
-    field_validator,
+    WithJsonSchema,
 )
 
 from pialara_async import keys
-from pialara_async.api.auth import bearer_token, optional_caller, require_caller, start_session
+from pialara_async.api.auth import bearer_token, start_session
+from pialara_async.api.endpoint import OPTIONAL, SIGNED_IN, Call, endpoint, roles
 from pialara_async.api.errors import ApiError
-from pialara_async.api.openapi import describe
-from pialara_async.api.validation import parse_body, validation_messages
+from pialara_async.api.validation import validation_messages
 from pialara_async.emails import EmailAddress, InvalidEmail, normalize
 from pialara_async.jsonio import json_response
 from pialara_async.repositories import users
@@ -41,9 +41,12 @@ class Strict(BaseModel):
 
 
 class Registration(Strict):
-    name: Annotated[StrictStr, Field(max_length=100)]
+    # The minimum lengths are the handler's (the contract answers 411 for
+    # shorter ones, not 400), stated here for the description.
+    name: Annotated[StrictStr, Field(max_length=100, json_schema_extra={"minLength": 4})]
     email: EmailAddress
-    password: Password
+    password: Annotated[StrictStr, Field(max_length=MAX_LENGTH,
+                                         json_schema_extra={"minLength": MIN_LENGTH})]
 
 
 class Credentials(Strict):
@@ -51,16 +54,22 @@ class Credentials(Strict):
     password: Password
 
 
-class Preferences(Strict):
-    preferences: Annotated[dict[str, PreferenceValue], Field(max_length=50)]
+# A preference's name: never an operator ($...), a path (a.b) or a NUL (BSON
+# names cannot hold one) in the update.
+NAME_PATTERN = r"^[^$.\u0000][^.\u0000]*$"
+PreferenceName = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 
-    @field_validator("preferences")
-    @classmethod
-    def plain_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            if not key or key.startswith("$") or "." in key or len(key) > 64:
-                raise ValueError(f"invalid preference name {key[:64]!r}")
-        return value
+
+PREFERENCES_SCHEMA = {
+    "type": "object", "maxProperties": 50,
+    "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": NAME_PATTERN},
+    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+}
+
+
+class Preferences(Strict):
+    preferences: Annotated[dict[PreferenceName, PreferenceValue], Field(max_length=50),
+                           WithJsonSchema(PREFERENCES_SCHEMA)]
 
 
 class PasswordConfirmation(Strict):
@@ -80,6 +89,13 @@ class Status(BaseModel):
     status: str
 
 
+class RegistrationFailure(BaseModel):
+    """A name or password too short or too long (the contract's 411)."""
+
+    status: str
+    error: dict[str, str]
+
+
 class CommentReport(BaseModel):
     """The 20 users with the most comments."""
 
@@ -95,102 +111,103 @@ def _registration_problems(body: Registration) -> dict[str, str]:
     return problems
 
 
-async def _register(request: web.Request, *, admin: bool) -> web.Response:
-    limits = request.config_dict[keys.RATE_LIMITS]
-    await limits.spend(limits.register_per_address, request.remote or "")
-    raw = await request.read()
-    try:
-        body = Registration.model_validate_json(raw or b"{}")
-    except ValidationError as error:
-        messages = validation_messages(error)
-        if all(e["type"] == "string_too_long" and e["loc"][0] in ("name", "password")
-               for e in error.errors()):
-            return json_response({"status": "fail", "error": messages}, status=411)
-        raise ApiError(400, messages) from None
+def _too_long(error: ValidationError) -> web.Response | None:
+    """The contract answers 411 when only a name or password is too long."""
+    if all(e["type"] == "string_too_long" and e["loc"] and e["loc"][0] in ("name", "password")
+           for e in error.errors()):
+        return json_response({"status": "fail", "error": validation_messages(error)},
+                             status=411)
+    return None
+
+
+async def _register(call: Call[None, Registration, None], *, admin: bool) -> web.Response:
+    limits = call.app(keys.RATE_LIMITS)
+    await limits.spend(limits.register_per_address, call.request.remote or "")
+    body = call.body
     problems = _registration_problems(body)
     if problems:
         # 411, the original's status code for these, kept by the contract.
         return json_response({"status": "fail", "error": problems}, status=411)
-    settings = request.config_dict[keys.SETTINGS]
     try:
         user = await users.create(
-            request.config_dict[keys.DATABASE], request.config_dict[keys.PASSWORDS],
-            name=body.name, email=body.email, password=body.password,
-            wtimeout_ms=settings.mongodb.wtimeout_ms, role="admin" if admin else None)
+            call.db, call.app(keys.PASSWORDS), name=body.name, email=body.email,
+            password=body.password, wtimeout_ms=call.app(keys.SETTINGS).mongodb.wtimeout_ms,
+            role="admin" if admin else None)
     except users.EmailTaken:
         raise ApiError(400, {"email": "A user with the given email already exists."}) from None
-    token = await start_session(request, user)
+    token = await start_session(call.request, user)
     info = {"email": user.email, "name": user.name, "preferences": user.preferences}
     if admin:
         info["isAdmin"] = True
     return json_response({"auth_token": token, "info": info}, status=201)
 
 
+REGISTRATION_ERRORS = {400: "invalid, or the e-mail is taken",
+                       429: "too many sign-ups from this address"}
+
+
 @routes.post("/user/register")
-@describe("Create an account and sign in", tags=TAGS, body=Registration,
-          responses={201: AuthResult, 400: "email taken", 411: "password or name too short"})
-async def register(request: web.Request) -> web.Response:
-    return await _register(request, admin=False)
+@endpoint("Create an account and sign in", tags=TAGS, body=Registration,
+          invalid_body=_too_long, responses={201: AuthResult, 411: RegistrationFailure},
+          errors=REGISTRATION_ERRORS)
+async def register(call: Call[None, Registration, None]) -> web.Response:
+    return await _register(call, admin=False)
 
 
 @routes.post("/user/login")
-@describe("Sign in", tags=TAGS, body=Credentials,
-          responses={201: AuthResult, 401: "wrong email or password"})
-async def login(request: web.Request) -> web.Response:
-    limits = request.config_dict[keys.RATE_LIMITS]
-    await limits.spend(limits.login_per_address, request.remote or "")
-    body = await parse_body(request, Credentials)
+@endpoint("Sign in", tags=TAGS, body=Credentials, responses={201: AuthResult},
+          errors={401: "wrong e-mail or password (under error.password)",
+                  429: "too many logins from this address or for this account"})
+async def login(call: Call[None, Credentials, None]) -> web.Response:
+    limits = call.app(keys.RATE_LIMITS)
+    await limits.spend(limits.login_per_address, call.request.remote or "")
+    body = call.body
     try:
         email = normalize(body.email)  # the domain in any letter case finds the account
     except InvalidEmail:
         email = body.email  # finds nobody, in as much time as a wrong password
     await limits.spend(limits.login_per_account, email.casefold())
-    user = await users.authenticate(request.config_dict[keys.DATABASE],
-                                    request.config_dict[keys.PASSWORDS], email, body.password)
+    user = await users.authenticate(call.db, call.app(keys.PASSWORDS), email, body.password)
     if user is None:
         # The same answer whether the email or the password was wrong, under
         # "password", where the MFlix front-end shows a login's error.
         raise ApiError(401, {"password": WRONG_CREDENTIALS})
-    token = await start_session(request, user)
+    token = await start_session(call.request, user)
     return json_response({"auth_token": token, "info": user.info()}, status=201)
 
 
 @routes.post("/user/logout")
-@describe("Sign out: the token stops working", tags=TAGS, responses={201: Status}, auth=True)
-async def logout(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    await users.close_session(request.config_dict[keys.DATABASE], caller.session_id)
+@endpoint("Sign out: the token stops working", tags=TAGS, access=SIGNED_IN,
+          responses={201: Status})
+async def logout(call: Call[None, None, None]) -> web.Response:
+    assert call.caller is not None
+    await users.close_session(call.db, call.caller.session_id)
     return json_response({"status": "logged out"}, status=201)
 
 
 @routes.put("/user/update-preferences")
-@describe("Replace the account's preferences (the token stays the same)", tags=TAGS,
-          body=Preferences, responses={201: AuthResult}, auth=True)
-async def update_preferences(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    body = await parse_body(request, Preferences)
-    user = await users.set_preferences(request.config_dict[keys.DATABASE], caller.user.id,
-                                       body.preferences)
+@endpoint("Replace the account's preferences (the token stays the same)", tags=TAGS,
+          body=Preferences, access=SIGNED_IN, responses={201: AuthResult})
+async def update_preferences(call: Call[None, Preferences, None]) -> web.Response:
+    user = await users.set_preferences(call.db, call.user.id, call.body.preferences)
     if user is None:
         raise ApiError(401, "the account no longer exists")
     # The contract answers with a token: the caller's own, which keeps working
     # (a token stops only at logout, deletion, password change or expiry).
-    return json_response({"auth_token": bearer_token(request), "info": user.info()},
+    return json_response({"auth_token": bearer_token(call.request), "info": user.info()},
                          status=201)
 
 
 @routes.delete("/user/delete")
-@describe("Delete the account (password required) and all its sessions", tags=TAGS,
-          body=PasswordConfirmation, responses={201: Status, 401: "wrong password",
-                                                409: "a technician with clients"}, auth=True)
-async def delete_account(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    body = await parse_body(request, PasswordConfirmation)
-    db = request.config_dict[keys.DATABASE]
-    if not await users.password_matches(db, request.config_dict[keys.PASSWORDS],
-                                        caller.user.id, body.password):
+@endpoint("Delete the account (password required) and all its sessions", tags=TAGS,
+          body=PasswordConfirmation, access=SIGNED_IN, responses={201: Status},
+          errors={401: "wrong password",
+                  409: "a technician with clients, or the last administrator"})
+async def delete_account(call: Call[None, PasswordConfirmation, None]) -> web.Response:
+    if not await users.password_matches(call.db, call.app(keys.PASSWORDS), call.user.id,
+                                        call.body.password):
         raise ApiError(401, {"password": "The password is not correct."})
-    await delete_user(request, caller.user)
+    await delete_user(call.request, call.user)
     return json_response({"status": "deleted"}, status=201)
 
 
@@ -215,36 +232,37 @@ async def delete_user(request: web.Request, user: users.User) -> None:
         raise role_rule_error(error) from None
 
 
+def _fail() -> web.Response:
+    """The contract's answer to anyone but an administrator on its admin routes."""
+    return json_response({"status": "fail"}, status=401)
+
+
+ADMINS = roles("admin", refusal=_fail)
+
+
 @routes.get("/user/admin")
-@describe("Whether the caller is an administrator (read from the database)", tags=TAGS,
-          responses={202: Status, 401: Status}, auth=True)
-async def admin_check(request: web.Request) -> web.Response:
-    if not await _is_admin(request):
-        return json_response({"status": "fail"}, status=401)
+@endpoint("Whether the caller is an administrator (read from the database)", tags=TAGS,
+          access=ADMINS, responses={202: Status, 401: Status})
+async def admin_check(call: Call[None, None, None]) -> web.Response:
     return json_response({"status": "success"}, status=202)
 
 
-async def _is_admin(request: web.Request) -> bool:
-    """From the user record in the database, never from the token's claims."""
-    caller = await optional_caller(request)
-    return caller is not None and caller.user.is_admin
-
-
 @routes.get("/user/comment-report")
-@describe("Admins: the 20 users with the most comments", tags=TAGS,
-          responses={200: CommentReport, 401: Status}, auth=True)
-async def comment_report(request: web.Request) -> web.Response:
-    if not await _is_admin(request):
-        return json_response({"status": "fail"}, status=401)
-    report = await users.comment_report(request.config_dict[keys.DATABASE])
-    return json_response({"report": report})
+@endpoint("Admins: the 20 users with the most comments", tags=TAGS, access=ADMINS,
+          responses={200: CommentReport, 401: Status})
+async def comment_report(call: Call[None, None, None]) -> web.Response:
+    return json_response({"report": await users.comment_report(call.db)})
 
 
 @routes.post("/user/make-admin")
-@describe("Create an administrator: needs an admin token (or auth.test_mode)", tags=TAGS,
-          body=Registration, responses={201: AuthResult, 401: Status}, auth=True)
-async def make_admin(request: web.Request) -> web.Response:
-    if not request.config_dict[keys.SETTINGS].auth.test_mode and \
-            not await _is_admin(request):
-        return json_response({"status": "fail"}, status=401)
-    return await _register(request, admin=True)
+@endpoint("Create an administrator: needs an admin token (or auth.test_mode)", tags=TAGS,
+          body=Registration, access=OPTIONAL, invalid_body=_too_long,
+          responses={201: AuthResult, 401: Status, 411: RegistrationFailure},
+          errors=REGISTRATION_ERRORS)
+async def make_admin(call: Call[None, Registration, None]) -> web.Response:
+    # Who may: an administrator, or anyone while auth.test_mode is on (the
+    # MFlix front-end's UI tests); a setting, so it is decided here.
+    test_mode = call.app(keys.SETTINGS).auth.test_mode
+    if not test_mode and (call.caller is None or not call.user.is_admin):
+        return _fail()
+    return await _register(call, admin=True)

@@ -16,18 +16,17 @@ from typing import Annotated, Any
 
 from aiohttp import web
 from bson import ObjectId
-from bson.errors import InvalidId
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic.json_schema import SkipJsonSchema
 
 from pialara_async import keys
-from pialara_async.api.auth import Caller, require_caller
+from pialara_async.api.endpoint import SIGNED_IN, Call, endpoint, roles
 from pialara_async.api.errors import ApiError, not_found
-from pialara_async.api.openapi import describe
 from pialara_async.api.user import delete_user as delete_with_sessions
 from pialara_async.api.user import role_rule_error
-from pialara_async.api.validation import parse_body, parse_query
 from pialara_async.emails import EmailAddress
 from pialara_async.jsonio import json_response
+from pialara_async.policy import may_change, visible_users
 from pialara_async.repositories import users
 from pialara_async.repositories.users import Role, Sex
 from pialara_async.security.passwords import MAX_LENGTH, MIN_LENGTH
@@ -46,7 +45,7 @@ class Strict(BaseModel):
 
 class Profile(Strict):
     sex: Sex | None = None
-    birth_date: datetime.date | None = Field(None, strict=False,
+    birth_date: datetime.date | None = Field(None,
                                              description="YYYY-MM-DD")
     pathology: Annotated[StrictStr, Field(max_length=500)] | None = None
 
@@ -80,8 +79,9 @@ class PasswordChange(Strict):
 
 class UserQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Role | None = None
-    q: Annotated[str, Field(max_length=100)] | None = None
+    # No null in a query string: absent is the default.
+    role: Role | SkipJsonSchema[None] = None
+    q: Annotated[str, Field(max_length=100)] | SkipJsonSchema[None] = None
     page: Annotated[int, Field(ge=0, le=500)] = 0
 
 
@@ -105,20 +105,13 @@ class ClientList(BaseModel):
     clients: list[dict[str, Any]]
 
 
-def _db(request: web.Request) -> Any:
-    return request.config_dict[keys.DATABASE]
+# Only an ObjectId matches, so /users/me and /users/technicians never reach
+# these routes (another method there answers 405, not 400).
+USER_PATH = "/users/{user_id:[0-9a-f]{24}}"
 
 
-def _require_role(caller: Caller, *roles: str) -> None:
-    if not (caller.user.is_admin and "admin" in roles) and caller.user.role not in roles:
-        raise ApiError(403, f"only {' or '.join(roles)} users may do this")
-
-
-def _user_id(request: web.Request) -> ObjectId:
-    try:
-        return ObjectId(request.match_info["user_id"])
-    except (InvalidId, TypeError):
-        raise ApiError(400, "not a valid user id") from None
+class UserPath(BaseModel):
+    user_id: HexId = Field(description="the user's ObjectId (24 hex digits)")
 
 
 def _profile_fields(profile: Profile | None) -> dict[str, Any]:
@@ -134,61 +127,50 @@ def _profile_fields(profile: Profile | None) -> dict[str, Any]:
     return {f"profile.{key}": value for key, value in values.items()}
 
 
-def _visible_scope(caller: Caller) -> dict[str, Any] | None:
-    """Which users the caller may see or edit through /users/{id}; None: none but self."""
-    if caller.user.is_admin:
-        return {}
-    if caller.user.role == "technician":
-        return {"role": "client", "technician_id": caller.user.id}
-    return None
+ADMINS = roles("admin")
 
 
 @routes.get("/users")
-@describe("Admins: list users (paged, by role, by name or email)", tags=TAGS, query=UserQuery,
-          responses={200: UserPage}, auth=True)
-async def list_users(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    _require_role(caller, "admin")
-    query = parse_query(request, UserQuery)
-    found, total = await users.page(_db(request), role=query.role, search=query.q,
+@endpoint("Admins: list users (paged, by role, by name or email)", tags=TAGS, query=UserQuery,
+          access=ADMINS, responses={200: UserPage})
+async def list_users(call: Call[UserQuery, None, None]) -> web.Response:
+    query = call.query
+    found, total = await users.page(call.db, role=query.role, search=query.q,
                                     page_number=query.page)
     return json_response({"users": [u.public() for u in found], "page": query.page,
                           "total_results": total})
 
 
 @routes.get("/users/technicians")
-@describe("Admins: the technicians a new client can be assigned to", tags=TAGS,
-          responses={200: UserPage}, auth=True)
-async def list_technicians(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    _require_role(caller, "admin")
-    found = await users.technicians(_db(request))
+@endpoint("Admins: the technicians a new client can be assigned to", tags=TAGS,
+          access=ADMINS, responses={200: UserPage})
+async def list_technicians(call: Call[None, None, None]) -> web.Response:
+    found = await users.technicians(call.db)
     return json_response({"users": [u.public() for u in found], "page": 0,
                           "total_results": len(found)})
 
 
 @routes.post("/users")
-@describe("Create a user: admins any role; technicians their own clients", tags=TAGS,
-          body=NewUser, responses={201: UserOut, 400: "invalid", 403: "not allowed"}, auth=True)
-async def create_user(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    _require_role(caller, "admin", "technician")
-    body = await parse_body(request, NewUser)
+@endpoint("Create a user: admins any role; technicians their own clients", tags=TAGS,
+          body=NewUser, access=roles("admin", "technician"), responses={201: UserOut},
+          errors={400: "invalid, the e-mail is taken, or no such technician",
+                  403: "technicians create clients of their own only"})
+async def create_user(call: Call[None, NewUser, None]) -> web.Response:
+    body = call.body
     technician_id = None if body.technician_id is None else ObjectId(body.technician_id)
-    if not caller.user.is_admin:
+    if not call.user.is_admin:
         if body.role != "client":
             raise ApiError(403, "technicians create clients only")
-        if technician_id not in (None, caller.user.id):
+        if technician_id not in (None, call.user.id):
             raise ApiError(403, "technicians create clients of their own only")
-        technician_id = caller.user.id
+        technician_id = call.user.id
     profile = {k.removeprefix("profile."): v for k, v in _profile_fields(body.profile).items()}
     try:
         user = await users.create(
-            _db(request), request.config_dict[keys.PASSWORDS], name=body.name,
-            email=body.email, password=body.password,
-            wtimeout_ms=request.config_dict[keys.SETTINGS].mongodb.wtimeout_ms,
+            call.db, call.app(keys.PASSWORDS), name=body.name, email=body.email,
+            password=body.password, wtimeout_ms=call.app(keys.SETTINGS).mongodb.wtimeout_ms,
             role=body.role, technician_id=technician_id, profile=profile or None,
-            client=request.config_dict[keys.DB_CLIENT])
+            client=call.app(keys.DB_CLIENT))
     except users.EmailTaken:
         raise ApiError(400, {"email": "A user with the given email already exists."}) from None
     except users.RoleRuleBroken as error:
@@ -197,80 +179,76 @@ async def create_user(request: web.Request) -> web.Response:
 
 
 @routes.get("/users/me")
-@describe("The caller's own account", tags=TAGS, responses={200: UserOut}, auth=True)
-async def read_me(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    return json_response({"user": caller.user.public()})
+@endpoint("The caller's own account", tags=TAGS, access=SIGNED_IN, responses={200: UserOut})
+async def read_me(call: Call[None, None, None]) -> web.Response:
+    return json_response({"user": call.user.public()})
 
 
 @routes.patch("/users/me")
-@describe("Change one's own name and profile", tags=TAGS, body=ClientChanges,
-          responses={200: UserOut}, auth=True)
-async def update_me(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    body = await parse_body(request, ClientChanges)
-    changes = _profile_fields(body.profile)
-    if body.name is not None:
-        changes["name"] = body.name
-    user = await users.update(_db(request), request.config_dict[keys.DB_CLIENT],
-                              caller.user.id, changes)
+@endpoint("Change one's own name and profile", tags=TAGS, body=ClientChanges,
+          access=SIGNED_IN, responses={200: UserOut})
+async def update_me(call: Call[None, ClientChanges, None]) -> web.Response:
+    changes = _profile_fields(call.body.profile)
+    if call.body.name is not None:
+        changes["name"] = call.body.name
+    user = await users.update(call.db, call.app(keys.DB_CLIENT), call.user.id, changes)
     if user is None:
         raise not_found()
     return json_response({"user": user.public()})
 
 
 @routes.put("/users/me/password")
-@describe("Change one's own password; other sessions are signed out", tags=TAGS,
-          body=PasswordChange, responses={200: UserOut, 401: "wrong old password"}, auth=True)
-async def change_password(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    body = await parse_body(request, PasswordChange)
-    db = _db(request)
-    hashing = request.config_dict[keys.PASSWORDS]
-    if not await users.password_matches(db, hashing, caller.user.id, body.old_password):
+@endpoint("Change one's own password; other sessions are signed out", tags=TAGS,
+          body=PasswordChange, access=SIGNED_IN, responses={200: UserOut},
+          errors={401: "wrong old password"})
+async def change_password(call: Call[None, PasswordChange, None]) -> web.Response:
+    hashing = call.app(keys.PASSWORDS)
+    if not await users.password_matches(call.db, hashing, call.user.id,
+                                        call.body.old_password):
         raise ApiError(401, {"old_password": "The password is not correct."})
-    await users.set_password(db, hashing, caller.user.id, body.new_password,
-                             request.config_dict[keys.SETTINGS].mongodb.wtimeout_ms)
-    await users.close_other_sessions(db, caller.user.id, keep=caller.session_id)
-    return json_response({"user": caller.user.public()})
+    await users.set_password(call.db, hashing, call.user.id, call.body.new_password,
+                             call.app(keys.SETTINGS).mongodb.wtimeout_ms)
+    assert call.caller is not None
+    await users.close_other_sessions(call.db, call.user.id, keep=call.caller.session_id)
+    return json_response({"user": call.user.public()})
 
 
 @routes.get("/users/me/clients")
-@describe("Technicians: their clients with name, sex, age and pathology", tags=TAGS,
-          responses={200: ClientList}, auth=True)
-async def my_clients(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    _require_role(caller, "technician")
-    return json_response({"clients": await users.clients_of(_db(request), caller.user.id)})
+@endpoint("Technicians: their clients with name, sex, age and pathology", tags=TAGS,
+          access=roles("technician"), responses={200: ClientList})
+async def my_clients(call: Call[None, None, None]) -> web.Response:
+    return json_response({"clients": await users.clients_of(call.db, call.user.id)})
 
 
-@routes.get("/users/{user_id}")
-@describe("A user the caller may see", tags=TAGS, responses={200: UserOut, 404: "not found"},
-          auth=True)
-async def read_user(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    user_id = _user_id(request)
-    if user_id == caller.user.id:
-        return json_response({"user": caller.user.public()})
-    scope = _visible_scope(caller)
-    user = None if scope is None else await users.within(_db(request), user_id, scope)
+@routes.get(USER_PATH)
+@endpoint("A user the caller may see", tags=TAGS, path=UserPath, access=SIGNED_IN,
+          responses={200: UserOut}, errors={404: "no such user, or not one the caller sees"})
+async def read_user(call: Call[None, None, UserPath]) -> web.Response:
+    user_id = ObjectId(call.path.user_id)
+    if user_id == call.user.id:
+        return json_response({"user": call.user.public()})
+    scope = visible_users(call.user)
+    user = None if scope is None else await users.within(call.db, user_id, scope)
     if user is None:
         raise not_found()
     return json_response({"user": user.public()})
 
 
-@routes.patch("/users/{user_id}")
-@describe("Admins: change any user; technicians: their clients' name and profile",
-          tags=TAGS, body=AdminChanges, responses={200: UserOut, 403: "not allowed"}, auth=True)
-async def update_user(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    user_id = _user_id(request)
-    scope = _visible_scope(caller)
+@routes.patch(USER_PATH)
+@endpoint("Admins: change any user; technicians: their clients' name and profile",
+          tags=TAGS, path=UserPath, body=AdminChanges, access=SIGNED_IN,
+          responses={200: UserOut},
+          errors={400: "invalid, the e-mail is taken, or no such technician",
+                  403: "not allowed", 404: "no such user, or not one the caller sees",
+                  409: "a technician with clients, or the last administrator"})
+async def update_user(call: Call[None, AdminChanges, UserPath]) -> web.Response:
+    user_id = ObjectId(call.path.user_id)
+    scope = visible_users(call.user)
     if scope is None:
-        raise not_found() if user_id != caller.user.id else ApiError(
+        raise not_found() if user_id != call.user.id else ApiError(
             403, "use /users/me to change your own account")
-    body = await parse_body(request, AdminChanges)
-    if not caller.user.is_admin and body.model_fields_set - {"name", "profile"}:
+    body = call.body
+    if not may_change(call.user, body.model_fields_set):
         raise ApiError(403, "only administrators change email, role or technician")
     changes = _profile_fields(body.profile)
     if body.name is not None:
@@ -283,8 +261,8 @@ async def update_user(request: web.Request) -> web.Response:
         changes["technician_id"] = ObjectId(body.technician_id)
     try:
         user = await users.update(
-            _db(request), request.config_dict[keys.DB_CLIENT], user_id, changes, scope,
-            wtimeout_ms=request.config_dict[keys.SETTINGS].mongodb.wtimeout_ms)
+            call.db, call.app(keys.DB_CLIENT), user_id, changes, scope,
+            wtimeout_ms=call.app(keys.SETTINGS).mongodb.wtimeout_ms)
     except users.EmailTaken:
         raise ApiError(400, {"email": "A user with the given email already exists."}) from None
     except users.RoleRuleBroken as error:
@@ -294,14 +272,14 @@ async def update_user(request: web.Request) -> web.Response:
     return json_response({"user": user.public()})
 
 
-@routes.delete("/users/{user_id}")
-@describe("Admins: delete a user and their sessions", tags=TAGS,
-          responses={200: UserOut, 409: "a technician with clients"}, auth=True)
-async def remove_user(request: web.Request) -> web.Response:
-    caller = await require_caller(request)
-    _require_role(caller, "admin")
-    target = await users.by_id(_db(request), _user_id(request))
+@routes.delete(USER_PATH)
+@endpoint("Admins: delete a user and their sessions", tags=TAGS, path=UserPath,
+          access=ADMINS, responses={200: UserOut},
+          errors={404: "no such user",
+                  409: "a technician with clients, or the last administrator"})
+async def remove_user(call: Call[None, None, UserPath]) -> web.Response:
+    target = await users.by_id(call.db, ObjectId(call.path.user_id))
     if target is None:
         raise not_found()
-    await delete_with_sessions(request, target)
+    await delete_with_sessions(call.request, target)
     return json_response({"user": target.public()})

@@ -29,10 +29,14 @@ def parse_model[M: BaseModel](model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise ApiError(400, validation_messages(error)) from None
+        refused = ApiError(400, validation_messages(error))
+        refused.validation = error
+        raise refused from None
 
 
 async def parse_body[M: BaseModel](request: web.Request, model: type[M]) -> M:
+    """The body validated in JSON mode: strict models take JSON's own types,
+    dates as ``YYYY-MM-DD`` strings included."""
     raw = await request.read()
     if not raw:
         raise ApiError(400, "a JSON body is required")
@@ -42,7 +46,12 @@ async def parse_body[M: BaseModel](request: web.Request, model: type[M]) -> M:
         raise ApiError(400, "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
-    return parse_model(model, data)
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        refused = ApiError(400, validation_messages(error))
+        refused.validation = error
+        raise refused from None
 
 
 def parse_query[M: BaseModel](request: web.Request, model: type[M]) -> M:

@@ -66,6 +66,9 @@ def main(ctx: click.Context, config_file: Path | None) -> None:
     ctx.obj = settings
 
 
+MAX_REQUEST_LINE = 65536
+
+
 @main.command()
 @click.option("--host", help="address to bind [default: server.host]")
 @click.option("--port", type=int, help="port to bind [default: server.port]")
@@ -91,6 +94,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         access_log=None,  # our middleware logs each request with its id
         shutdown_timeout=settings.server.shutdown_timeout,
         print=lambda message: click.echo(message.splitlines()[0]),
+        # A request line long enough for every query the API describes (20
+        # countries of 100 characters, percent-encoded), so aiohttp's parser
+        # never refuses one in plain text before the JSON error handling.
+        max_line_size=MAX_REQUEST_LINE,
     )
 
 

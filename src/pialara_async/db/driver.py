@@ -13,6 +13,7 @@ drivers share.
 | ``start_session``  | coroutine               | plain call                    |
 | ``start_transaction`` | plain call           | coroutine                     |
 | ``close``          | plain call              | coroutine                     |
+| topology           | on ``client.delegate``  | on the client                 |
 
 Transactions go through ``run_transaction`` on both: Motor's ``with_transaction``
 commits when ``start_transaction``'s context exits, outside its retry loop, so
@@ -139,6 +140,17 @@ def _transient(error: BaseException) -> bool:
 async def _backoff(attempt: int) -> None:
     # Jittered, so two transactions that conflicted do not meet again at once.
     await asyncio.sleep(random.uniform(0, min(0.1, 0.002 * 2 ** attempt)))
+
+
+def server_errors(client: Any) -> list[str]:
+    """Why the client's servers are unreachable, as its monitors last saw it
+    (e.g. "connection refused"). Both clients answer an unknown attribute
+    with a database, so Motor's is told apart by its type and its topology
+    read from the PyMongo client it wraps."""
+    is_motor = type(client).__module__.startswith("motor")
+    description = (client.delegate if is_motor else client).topology_description
+    return [str(server.error) for server in description.server_descriptions().values()
+            if server.error is not None]
 
 
 def majority(collection: Any, wtimeout_ms: int) -> Any:

@@ -42,11 +42,18 @@ class EmbeddedProcess:
         self.history_size = history_size
         self.startup_timeout = startup_timeout
         self.uri = ""
+        self.restarts = 0  # after an unexpected exit
+        self._serving = False
         self._process: asyncio.subprocess.Process | None = None
 
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
+
+    @property
+    def serving(self) -> bool:
+        """Running and past its start: it answers on its address."""
+        return self.running and self._serving
 
     async def start(self) -> str:
         try:
@@ -72,6 +79,7 @@ class EmbeddedProcess:
             *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
         self._process = process
+        self._serving = False
         assert process.stdout is not None
         try:
             line = await asyncio.wait_for(process.stdout.readline(), self.startup_timeout)
@@ -84,6 +92,7 @@ class EmbeddedProcess:
         # Keep the port so a restart serves the same address, like a mongod would.
         self.port = int(ready["port"])
         self.uri = str(ready["uri"])
+        self._serving = True
         log.info("embedded database at %s (pid %s)", self.uri, process.pid)
         return self.uri
 
@@ -101,6 +110,19 @@ class EmbeddedProcess:
     async def restart(self) -> str:
         await self.stop()
         return await self.start()
+
+    async def exited(self) -> int | None:
+        """Wait until the running server exits; its exit code (None: not running)."""
+        process = self._process
+        if process is None:
+            return None
+        return await process.wait()
+
+    async def kill(self) -> None:
+        """Kill the server without stopping it (as a crash would): for tests."""
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -1,0 +1,172 @@
+"""Each route declared once: ``@endpoint`` validates its input, checks the
+caller's rights and describes it in the OpenAPI document, from one
+declaration, so the three cannot drift apart.
+
+    @routes.get("/users/{user_id}")
+    @endpoint("A user the caller may see", tags=TAGS, path=UserPath,
+              access=SIGNED_IN, responses={200: UserOut}, errors={404: "not found"})
+    async def read_user(call: Call[None, None, UserPath]) -> web.Response: ...
+
+The wrapped handler gets a ``Call``: the request, the caller (read from the
+database), and the parsed path parameters, query and body. Failures answer
+before the handler runs: 401 without a working token, 403 without the role,
+400 for input the models refuse, each as ``{"error": ...}``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from pialara_async import keys
+from pialara_async.api.auth import Caller, bearer_token, standing
+from pialara_async.api.errors import ApiError
+from pialara_async.api.validation import parse_body, parse_model, parse_query
+from pialara_async.policy import has_role, role_refusal
+from pialara_async.repositories.users import User
+
+ATTRIBUTE = "__endpoint__"
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who may call a route."""
+
+    signed_in: bool = False  # a working bearer token is required (else 401)
+    roles: frozenset[str] = frozenset()  # one of these roles (else 403); empty: any
+    optional: bool = False  # a token, when sent, is read; a bad one is ignored
+    # The contract's own answer to a refused caller, instead of 401/403.
+    refusal: Callable[[], web.Response] | None = None
+
+
+PUBLIC = Access()
+OPTIONAL = Access(optional=True)
+SIGNED_IN = Access(signed_in=True)
+
+
+def roles(*names: str, refusal: Callable[[], web.Response] | None = None) -> Access:
+    return Access(signed_in=True, roles=frozenset(names), refusal=refusal)
+
+
+@dataclass(frozen=True, slots=True)
+class Call[Q, B, P]:
+    """One call of a route: who, and what they sent, validated."""
+
+    request: web.Request
+    caller: Caller | None
+    query: Q
+    body: B
+    path: P
+
+    @property
+    def user(self) -> User:
+        """The signed-in caller's user record (routes with ``signed_in`` access)."""
+        if self.caller is None:
+            raise ApiError(401, "a bearer token is required")
+        return self.caller.user
+
+    def app(self, key: web.AppKey[Any]) -> Any:
+        return self.request.config_dict[key]
+
+    @property
+    def db(self) -> Any:
+        return self.request.config_dict[keys.DATABASE]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What the OpenAPI document says of a route."""
+
+    summary: str
+    tags: tuple[str, ...]
+    query: type[BaseModel] | None
+    body: type[BaseModel] | None
+    path: type[BaseModel] | None
+    access: Access
+    responses: dict[int, type[BaseModel] | str]
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Call[Any, Any, Any]], Awaitable[web.StreamResponse]]
+Invalid = Callable[[ValidationError], web.Response | None]
+
+
+def endpoint(
+    summary: str,
+    *,
+    tags: tuple[str, ...] = (),
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    path: type[BaseModel] | None = None,
+    access: Access = PUBLIC,
+    responses: dict[int, type[BaseModel] | str] | None = None,
+    errors: dict[int, str] | None = None,
+    invalid_body: Invalid | None = None,
+) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """Declare a route. ``errors`` names the route's own failures (404, 409,
+    429…); 400, 401 and 403 are added from the input models and the access.
+    ``invalid_body`` may answer a refused body the contract's own way."""
+    errors = dict(errors or {})
+    if query is not None or body is not None or path is not None:
+        errors.setdefault(400, "invalid input")
+    if access.signed_in and access.refusal is None:
+        errors.setdefault(401, "no working bearer token")
+    if access.roles and access.refusal is None:
+        errors.setdefault(403, role_refusal(access.roles))
+    operation = Operation(summary, tags, query, body, path, access, dict(responses or {}),
+                          errors)
+
+    def declare(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        @functools.wraps(handler)
+        async def handle(request: web.Request) -> web.StreamResponse:
+            caller, refused = await _authorise(request, access)
+            if refused is not None:
+                return refused
+            path_values = None if path is None else parse_model(path, dict(request.match_info))
+            query_values = None if query is None else parse_query(request, query)
+            body_values = None
+            if body is not None:
+                try:
+                    body_values = await parse_body(request, body)
+                except ApiError as error:
+                    answer = _invalid_answer(invalid_body, error)
+                    if answer is None:
+                        raise
+                    return answer
+            return await handler(Call(request, caller, query_values, body_values, path_values))
+
+        setattr(handle, ATTRIBUTE, operation)
+        return handle
+
+    return declare
+
+
+def _invalid_answer(invalid_body: Invalid | None, error: ApiError) -> web.Response | None:
+    if invalid_body is None or error.validation is None:
+        return None
+    return invalid_body(error.validation)
+
+
+async def _authorise(request: web.Request, access: Access) -> tuple[Caller | None,
+                                                                    web.Response | None]:
+    token = bearer_token(request)
+    if not access.signed_in:
+        if access.optional and token is not None:
+            return (await standing(request, token))[0], None
+        return None, None
+    caller = None if token is None else (await standing(request, token))[0]
+    if caller is None:
+        if access.refusal is not None:
+            return None, access.refusal()
+        raise ApiError(401, "a bearer token is required" if token is None
+                       else "the token is invalid, expired or revoked")
+    if access.roles and not has_role(caller.user, access.roles):
+        if access.refusal is not None:
+            return None, access.refusal()
+        raise ApiError(403, role_refusal(access.roles))
+    return caller, None
