@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,6 +14,7 @@ from pialara_async import keys
 from pialara_async.db import driver
 from pialara_async.embedded.process import EmbeddedProcess
 from pialara_async.repositories import indexes
+from pialara_async.services.supervisor import running
 from pialara_async.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,9 @@ def embedded_process(settings: Settings) -> EmbeddedProcess:
 
 
 async def embedded_database_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Start the embedded server when no URI is configured (before the client)."""
+    """Start the embedded server when no URI is configured (before the client),
+    and keep it running: restarted on its port and data directory whenever it
+    exits, as a service manager would restart a mongod."""
     settings = app[keys.SETTINGS]
     if not settings.mongodb.embedded:
         yield
@@ -57,9 +61,23 @@ async def embedded_database_ctx(app: web.Application) -> AsyncIterator[None]:
     await process.start()
     app[keys.EMBEDDED] = process
     try:
-        yield
+        async with running("embedded-database", functools.partial(keep_running, process),
+                           initial_backoff=0.2, max_backoff=5.0):
+            yield
     finally:
         await process.stop()
+
+
+async def keep_running(process: EmbeddedProcess) -> None:
+    """Restart the embedded server each time it exits. Its committed writes are
+    in its data directory (SQLite in WAL mode survives a killed process), and
+    the drivers find it again on the same address."""
+    while True:
+        code = await process.exited()
+        if code is not None:
+            log.error("the embedded database exited (code %s): restarting it", code)
+            process.restarts += 1
+        await process.start()
 
 
 def database_uri(app: web.Application) -> str:
