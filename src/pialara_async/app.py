@@ -13,6 +13,7 @@ from pialara_async.api import comments, errors, health, live, movies, openapi, u
 from pialara_async.db.client import database_client_ctx, embedded_database_ctx
 from pialara_async.live.registry import WebSocketRegistry
 from pialara_async.live.service import live_ctx
+from pialara_async.metrics import Metrics, loop_lag_ctx
 from pialara_async.security.passwords import PasswordHashing
 from pialara_async.security.rate_limits import RateLimits
 from pialara_async.services.stats import stats_refresher_ctx
@@ -68,17 +69,19 @@ def create_app(settings: Settings) -> web.Application:
         log.warning("!!! auth.test_mode is ON: anyone can create an administrator with "
                     "POST /api/v1/user/make-admin. Only for the MFlix front-end's UI tests; "
                     "never in production !!!")
-    middlewares = [errors.request_id_middleware, errors.error_middleware]
-    if settings.server.access_log:
-        middlewares.insert(1, errors.access_log_middleware)
+    middlewares = [errors.request_id_middleware, errors.observe_middleware,
+                   errors.error_middleware]
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=middlewares)
     app[keys.SETTINGS] = settings
+    app[errors.ACCESS_LOG] = settings.server.access_log
+    app[keys.METRICS] = Metrics()
     app[keys.TOKEN_SECRET] = token_secret(settings)
     app[keys.WEBSOCKETS] = WebSocketRegistry()
     app[keys.RATE_LIMITS] = RateLimits(settings.limits)
     app[keys.OPENAPI] = openapi.OpenAPIRegistry("pialara-async")
     # Order matters: the embedded server must run before the client connects,
     # and is stopped after the client is closed.
+    app.cleanup_ctx.append(loop_lag_ctx)
     app.cleanup_ctx.append(passwords_ctx)
     app.cleanup_ctx.append(embedded_database_ctx)
     app.cleanup_ctx.append(database_client_ctx)

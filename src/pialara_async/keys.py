@@ -10,6 +10,7 @@ from pialara_async.api.openapi import OpenAPIRegistry
 from pialara_async.embedded.process import EmbeddedProcess
 from pialara_async.live.registry import WebSocketRegistry
 from pialara_async.live.state import Live
+from pialara_async.metrics import METRICS as METRICS  # this process's metrics
 from pialara_async.security.passwords import PasswordHashing
 from pialara_async.security.rate_limits import RateLimits
 from pialara_async.settings import Settings

@@ -119,6 +119,7 @@ class StatsSettings(Section):
 
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
 
 
 class _MongoUriSource(PydanticBaseSettingsSource):

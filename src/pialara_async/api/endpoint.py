@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from pialara_async import keys
 from pialara_async.api.auth import Caller, bearer_token, standing
-from pialara_async.api.errors import ApiError
+from pialara_async.api.errors import USER_ID, ApiError
 from pialara_async.api.validation import parse_body, parse_model, parse_query
 from pialara_async.policy import has_role, role_refusal
 from pialara_async.repositories.users import User
@@ -157,7 +157,10 @@ async def _authorise(request: web.Request, access: Access) -> tuple[Caller | Non
     token = bearer_token(request)
     if not access.signed_in:
         if access.optional and token is not None:
-            return (await standing(request, token))[0], None
+            caller = (await standing(request, token))[0]
+            if caller is not None:
+                request[USER_ID] = str(caller.user.id)
+            return caller, None
         return None, None
     caller = None if token is None else (await standing(request, token))[0]
     if caller is None:
@@ -165,6 +168,7 @@ async def _authorise(request: web.Request, access: Access) -> tuple[Caller | Non
             return None, access.refusal()
         raise ApiError(401, "a bearer token is required" if token is None
                        else "the token is invalid, expired or revoked")
+    request[USER_ID] = str(caller.user.id)
     if access.roles and not has_role(caller.user, access.roles):
         if access.refusal is not None:
             return None, access.refusal()

@@ -20,6 +20,7 @@ from pymongo.errors import (
 )
 
 from pialara_async.jsonio import json_response
+from pialara_async.metrics import METRICS, observe_request
 from pialara_async.security.rate_limits import TooManyRequests
 
 log = logging.getLogger("pialara_async.api")
@@ -27,6 +28,11 @@ access_log = logging.getLogger("pialara_async.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID = web.RequestKey("request_id", str)
+# The signed-in caller's user id, once a route has read it (for the logs).
+USER_ID = web.RequestKey("user_id", str)
+# Whether to write one log line per request (server.access_log).
+ACCESS_LOG = web.AppKey("access_log", bool)
+
 REQUEST_ID_HEADER = "X-Request-ID"
 
 UNAVAILABLE_ERRORS = (
@@ -98,8 +104,18 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     return response
 
 
+def route_of(request: web.Request) -> str:
+    """The route's template (``/api/v1/users/{user_id}``), never the concrete
+    path, so metrics and logs group by route; "unmatched" for a 404."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
 @web.middleware
-async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Each request counted and timed by route and status (``/metrics``) and,
+    with ``server.access_log``, one log line: request id, route, status,
+    duration, user id (never a token: credentials in the query are redacted)."""
     started = time.perf_counter()
     status = 500
     try:
@@ -113,15 +129,20 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         status = CLIENT_CLOSED_REQUEST  # aiohttp cancels the handler of a gone client
         raise
     finally:
-        access_log.info(
-            '%s "%s %s" %s %.1fms id=%s',
-            request.remote,
-            request.method,
-            loggable_url(request),
-            status,
-            (time.perf_counter() - started) * 1000,
-            request.get(REQUEST_ID, "-"),
-        )
+        route = route_of(request)
+        metrics = request.config_dict.get(METRICS)
+        if metrics is not None:
+            observe_request(metrics, request.method, route, status, started)
+        if request.config_dict.get(ACCESS_LOG, True):
+            duration = (time.perf_counter() - started) * 1000
+            user = request.get(USER_ID, "-")
+            access_log.info(
+                '%s "%s %s" %s %.1fms id=%s user=%s', request.remote, request.method,
+                loggable_url(request), status, duration, request.get(REQUEST_ID, "-"), user,
+                extra={"request_id": request.get(REQUEST_ID), "route": route,
+                       "method": request.method, "status": status,
+                       "duration_ms": round(duration, 1), "user_id": user,
+                       "remote": request.remote})
 
 
 @web.middleware

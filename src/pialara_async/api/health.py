@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from pialara_async import keys
@@ -56,3 +57,14 @@ async def ready(call: Call[None, None, None]) -> web.Response:
 
 def unavailable(reason: str) -> web.Response:
     return json_response({"status": "unavailable", "reason": reason[:300]}, status=503)
+
+
+@routes.get("/metrics")
+@endpoint("Prometheus metrics of this process: requests, database commands and pool, "
+          "event-loop lag, the live feed", tags=("health",),
+          responses={200: "the Prometheus text format"})
+async def metrics(call: Call[None, None, None]) -> web.Response:
+    body = generate_latest(call.app(keys.METRICS).registry)
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response

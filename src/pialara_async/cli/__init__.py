@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import click
 from pymongo.errors import PyMongoError
 
+from pialara_async import logs
 from pialara_async.settings import ConfigError, Settings, load_settings
 
 EXIT_CONFIG = 2
@@ -59,10 +59,7 @@ def main(ctx: click.Context, config_file: Path | None) -> None:
         settings = load_settings(config_file)
     except ConfigError as error:
         _fail(str(error))
-    logging.basicConfig(
-        level=settings.log.level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logs.configure(settings.log)
     ctx.obj = settings
 
 

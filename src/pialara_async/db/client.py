@@ -33,8 +33,11 @@ def client_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def open_client(settings: Settings, uri: str) -> Any:
-    return driver.create_client(settings.mongodb.driver, uri, **client_options(settings))
+def open_client(settings: Settings, uri: str, listeners: list[Any] | None = None) -> Any:
+    options = client_options(settings)
+    if listeners:
+        options["event_listeners"] = listeners
+    return driver.create_client(settings.mongodb.driver, uri, **options)
 
 
 def embedded_process(settings: Settings) -> EmbeddedProcess:
@@ -89,7 +92,7 @@ def database_uri(app: web.Application) -> str:
 
 async def database_client_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    client = open_client(settings, database_uri(app))
+    client = open_client(settings, database_uri(app), app[keys.METRICS].listeners())
     app[keys.DB_CLIENT] = client
     app[keys.DATABASE] = database = client.get_database(settings.mongodb.database)
     try:

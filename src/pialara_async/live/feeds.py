@@ -226,6 +226,8 @@ class FeedRunner:
         self.feed = feed
         self.opened = 0  # change streams opened so far (one at a time)
         self.ready = asyncio.Event()  # set once a stream is open
+        # Told how long after its commit each change was published (seconds).
+        self.lag: Callable[[str, float], None] | None = None
 
     async def run(self) -> None:
         feed = self.feed
@@ -274,6 +276,7 @@ class FeedRunner:
                         for topic, event in feed.route(change):
                             self.hub.publish(topic, event)
                         feed.position = Position(change["_id"])
+                        self._measure(change)
                     if feed.position is not None:
                         await self.tokens.remember(feed.collection, feed.position)
                     # A guaranteed suspension point: a driver may answer
@@ -285,6 +288,20 @@ class FeedRunner:
                 # Stopping: keep the position reached for flush() at shutdown.
                 self.tokens.note(feed.collection, feed.position)
                 raise
+
+    def _measure(self, change: dict[str, Any]) -> None:
+        """The change stream's lag: from the change's wall time (MongoDB 6+), or
+        its cluster time (seconds), to now; not measured where neither is a time
+        (the embedded server numbers its events instead)."""
+        if self.lag is None:
+            return
+        wall = change.get("wallTime")
+        if isinstance(wall, datetime.datetime):
+            moment = wall.replace(tzinfo=datetime.UTC).timestamp()
+        else:
+            moment = float(getattr(change.get("clusterTime"), "time", 0))
+        if moment > 0:
+            self.lag(self.feed.collection, max(0.0, time.time() - moment))
 
     def _reset(self, reason: str) -> None:
         for prefix in self.feed.reset_prefixes:

@@ -151,6 +151,11 @@ class LiveHub:
     def retained_events(self) -> int:
         return sum(len(state.history) for state in self._topics.values())
 
+    def queue_depths(self) -> list[int]:
+        """Messages waiting in each subscribed socket's queue."""
+        subscribers = {s for state in self._topics.values() for s in state.subscribers}
+        return [len(s.pending) for s in subscribers]
+
     def subscribe(self, subscriber: Subscriber, topic: str, since: str | None = None,
                   accept: Callable[[dict[str, Any]], bool] | None = None) -> None:
         state = self._topics.get(topic)

@@ -40,6 +40,10 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     live = Live(hub, runners, movie_of, technician_of,
                 pre_images="full_document_before_change" in feeds[0].options)
     app[keys.LIVE] = live
+    metrics = app[keys.METRICS]
+    metrics.watch_live(live, app[keys.WEBSOCKETS])
+    for runner in runners.values():
+        runner.lag = lambda name, seconds: metrics.stream_lag.labels(name).observe(seconds)
     for name in runners:
         live.start(name)
     try:
