@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,12 @@ from pymongo.errors import InvalidOperation
 
 from pialara_async import keys
 from pialara_async.app import create_app
+from pialara_async.embedded.process import EmbeddedProcess
 from pialara_async.settings import Settings
 from tests.conftest import make_settings
+
+# What shutdown may take beyond the handlers' own timeout, whatever the database does.
+SHUTDOWN_BOUND = 5.0
 
 
 async def test_one_client_made_at_startup_and_closed_at_shutdown(
@@ -39,7 +45,8 @@ async def test_client_options_come_from_configuration(
     settings: Settings, db: Any
 ) -> None:
     tuned = settings.with_overrides(
-        mongodb={"max_pool_size": 7, "wtimeout_ms": 1234, "appname": "tuned", "retry_writes": False}
+        mongodb={"max_pool_size": 7, "wtimeout_ms": 1234, "appname": "tuned",
+                 "retry_writes": False, "timeout_ms": 4321}
     )
     app = create_app(tuned)
     async with TestClient(TestServer(app)):
@@ -48,6 +55,7 @@ async def test_client_options_come_from_configuration(
         assert client.write_concern.document == {"wtimeout": 1234}
         assert client.options.pool_options.metadata["application"]["name"] == "tuned"
         assert client.options.retry_writes is False
+        assert client.options.timeout == 4.321  # every operation's time limit
 
 
 async def test_shutdown_closes_open_websockets_with_going_away(
@@ -90,3 +98,27 @@ def test_test_mode_is_announced_loudly(
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
     assert "administrator" in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize("state", ["killed", "frozen"])
+async def test_shutdown_is_bounded_whatever_the_database_does(
+    aiohttp_client: Any, private_server: EmbeddedProcess, tmp_path: Path, db: Any, state: str
+) -> None:
+    # Feeds flush their positions, the stats refresher and the client close:
+    # none of it may wait for a database that is gone.
+    settings = make_settings(tmp_path, private_server.uri, "shutdown",
+                             mongodb={"server_selection_timeout_ms": 5000})
+    http = await aiohttp_client(create_app(settings))
+    for runner in http.app[keys.LIVE].runners.values():
+        await asyncio.wait_for(runner.ready.wait(), 10)
+    if state == "killed":
+        await private_server.stop(kill=True)
+    else:  # alive but answering nothing: every request to it hangs
+        private_server.signal(signal.SIGSTOP)
+    started = time.monotonic()
+    try:
+        await http.close()
+        assert time.monotonic() - started < SHUTDOWN_BOUND
+    finally:
+        if state == "frozen":
+            private_server.signal(signal.SIGCONT)

@@ -57,6 +57,7 @@ class MongoSettings(Section):
     wtimeout_ms: int = Field(2500, gt=0)
     server_selection_timeout_ms: int = Field(5000, gt=0)
     connect_timeout_ms: int = Field(5000, gt=0)
+    timeout_ms: int = Field(10_000, ge=0)
     appname: str = "pialara-async"
     retry_writes: bool = True
 

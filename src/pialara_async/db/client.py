@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pymongo
 from aiohttp import web
 
 from pialara_async import keys
@@ -18,6 +20,8 @@ from pialara_async.services.supervisor import running
 from pialara_async.settings import Settings
 
 log = logging.getLogger(__name__)
+
+CLOSE_LIMIT = 1.0
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -33,10 +37,15 @@ def client_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def open_client(settings: Settings, uri: str, listeners: list[Any] | None = None) -> Any:
+def open_client(settings: Settings, uri: str, listeners: list[Any] | None = None, *,
+                bounded: bool = False) -> Any:
+    """A client; ``bounded``: every operation within ``mongodb.timeout_ms`` (the
+    service's; the command-line tools' bulk work is not bounded)."""
     options = client_options(settings)
     if listeners:
         options["event_listeners"] = listeners
+    if bounded and settings.mongodb.timeout_ms:
+        options["timeoutMS"] = settings.mongodb.timeout_ms
     return driver.create_client(settings.mongodb.driver, uri, **options)
 
 
@@ -92,7 +101,8 @@ def database_uri(app: web.Application) -> str:
 
 async def database_client_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    client = open_client(settings, database_uri(app), app[keys.METRICS].listeners())
+    client = open_client(settings, database_uri(app), app[keys.METRICS].listeners(),
+                         bounded=True)
     app[keys.DB_CLIENT] = client
     app[keys.DATABASE] = database = client.get_database(settings.mongodb.database)
     try:
@@ -104,7 +114,18 @@ async def database_client_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await driver.close_client(client)
+        await close_quickly(client)
+
+
+async def close_quickly(client: Any) -> None:
+    """Close the client; ending its server sessions is given CLOSE_LIMIT, so a
+    hung database cannot hold shutdown."""
+    with pymongo.timeout(CLOSE_LIMIT):
+        try:
+            async with asyncio.timeout(CLOSE_LIMIT):
+                await driver.close_client(client)
+        except TimeoutError:
+            log.warning("the database client did not close within %.0f s", CLOSE_LIMIT)
 
 
 @contextlib.asynccontextmanager

@@ -94,14 +94,15 @@ async def start_transaction(session: Any, **options: Any) -> None:
 
 async def run_transaction(
     client: Any, work: Callable[[Any], Awaitable[Any]], *,
-    write_concern: WriteConcern | None = None, time_limit: float = 30.0,
+    write_concern: WriteConcern | None = None, time_limit: float | None = None,
 ) -> Any:
     """``work(session)`` in a transaction, retried as MongoDB's drivers specify:
     the whole transaction on ``TransientTransactionError`` (from ``work`` or the
     commit), the commit alone on ``UnknownTransactionCommitResult``; retries
-    stop after ``time_limit`` seconds and the last error is raised. ``work``
-    must be safe to run again."""
-    deadline = time.monotonic() + time_limit
+    stop after ``time_limit`` seconds (by default the client's ``timeoutMS``,
+    else 30 s: never longer than the request that started it) and the last
+    error is raised. ``work`` must be safe to run again."""
+    deadline = time.monotonic() + (time_limit or operation_timeout(client) or 30.0)
     attempt = 0
     async with await start_session(client) as session:
         while True:
@@ -142,13 +143,21 @@ async def _backoff(attempt: int) -> None:
     await asyncio.sleep(random.uniform(0, min(0.1, 0.002 * 2 ** attempt)))
 
 
+def _pymongo_client(client: Any) -> Any:
+    # Both clients answer an unknown attribute with a database: Motor's is told
+    # apart by its type, and the PyMongo client it wraps is read.
+    return client.delegate if type(client).__module__.startswith("motor") else client
+
+
+def operation_timeout(client: Any) -> float | None:
+    """The client's ``timeoutMS``, in seconds (None: unbounded)."""
+    return _pymongo_client(client).options.timeout
+
+
 def server_errors(client: Any) -> list[str]:
     """Why the client's servers are unreachable, as its monitors last saw it
-    (e.g. "connection refused"). Both clients answer an unknown attribute
-    with a database, so Motor's is told apart by its type and its topology
-    read from the PyMongo client it wraps."""
-    is_motor = type(client).__module__.startswith("motor")
-    description = (client.delegate if is_motor else client).topology_description
+    (e.g. "connection refused")."""
+    description = _pymongo_client(client).topology_description
     return [str(server.error) for server in description.server_descriptions().values()
             if server.error is not None]
 

@@ -118,6 +118,11 @@ class EmbeddedProcess:
             return None
         return await process.wait()
 
+    def signal(self, number: int) -> None:
+        """Send a signal to the running server (tests freeze it with SIGSTOP)."""
+        if self._process is not None and self._process.returncode is None:
+            self._process.send_signal(number)
+
     async def kill(self) -> None:
         """Kill the server without stopping it (as a crash would): for tests."""
         if self._process is not None and self._process.returncode is None:

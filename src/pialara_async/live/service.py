@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pymongo
 from aiohttp import web
 from pymongo.errors import CollectionInvalid, OperationFailure
 
@@ -23,6 +25,7 @@ from pialara_async.live.state import Live
 
 log = logging.getLogger(__name__)
 
+FLUSH_LIMIT = 1.0
 # Topics whose recent events are kept whether or not anyone subscribes.
 STANDING_TOPICS = ("comments", "movies", "users", "clients")
 
@@ -71,8 +74,12 @@ async def pre_images_enabled(db: Any, collection: str) -> bool:
 
 
 async def _flush_all(runners: dict[str, FeedRunner]) -> None:
-    for runner in runners.values():
-        try:
-            await runner.flush()
-        except Exception:  # the database may be gone already
-            log.warning("could not save the %s resume token", runner.feed.collection)
+    """Save the feeds' positions, within FLUSH_LIMIT altogether: a database that
+    is gone or hung must not hold shutdown (the next start resumes from the
+    last position saved, at most a second older)."""
+    try:
+        with pymongo.timeout(FLUSH_LIMIT):
+            async with asyncio.timeout(FLUSH_LIMIT):
+                await asyncio.gather(*(runner.flush() for runner in runners.values()))
+    except Exception:
+        log.warning("could not save the live feeds' positions at shutdown")

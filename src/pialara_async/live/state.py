@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
 from pialara_async.live.feeds import FeedRunner, RecentKeys
 from pialara_async.live.hub import LiveHub
-from pialara_async.services.supervisor import supervise
+from pialara_async.services.supervisor import stop, supervise
 
 
 @dataclass(slots=True)
@@ -40,10 +39,7 @@ class Live:
     async def _cancel(self, name: str) -> None:
         task = self.tasks.pop(name, None)
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop(task)
 
     async def stop(self) -> None:
-        for name in list(self.tasks):
-            await self._cancel(name)
+        await asyncio.gather(*(self._cancel(name) for name in list(self.tasks)))

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
+import pymongo
 from aiohttp import web
 
 from pialara_async import keys
@@ -14,6 +15,8 @@ from pialara_async.services.supervisor import running
 
 log = logging.getLogger(__name__)
 
+REFRESH_TIMEOUT = 600.0
+
 
 async def stats_refresher_ctx(app: web.Application) -> AsyncIterator[None]:
     interval = app[keys.SETTINGS].stats.refresh_minutes * 60
@@ -21,7 +24,9 @@ async def stats_refresher_ctx(app: web.Application) -> AsyncIterator[None]:
 
     async def refresh_forever() -> None:
         while True:
-            directors = await stats.refresh_director_stats(db)
+            # A refresh reads every movie: longer than a request may take.
+            with pymongo.timeout(REFRESH_TIMEOUT):
+                directors = await stats.refresh_director_stats(db)
             log.info("director statistics refreshed (%d directors)", directors)
             await asyncio.sleep(interval)
 

@@ -41,6 +41,20 @@ async def running(name: str, work: Callable[[], Awaitable[None]], **options: flo
     try:
         yield task
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
+
+
+STOP_LIMIT = 1.0
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for it at most STOP_LIMIT: work stuck on a hung
+    database (a driver call finishing on its thread) must not hold shutdown."""
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=STOP_LIMIT)
+    if not done:
+        log.warning("%s did not stop within %.0f s; left to end by itself",
+                    task.get_name(), STOP_LIMIT)
+        return
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
