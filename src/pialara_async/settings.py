@@ -45,6 +45,11 @@ class ServerSettings(Section):
     cors_origins: list[str] = ["*"]
     shutdown_timeout: float = Field(10.0, gt=0)
     access_log: bool = True
+    # Service processes of `serve` (0: one per CPU, one on the embedded database).
+    workers: int = Field(0, ge=0, le=64)
+    # Set by `serve --workers` for each worker: its number, and SO_REUSEPORT.
+    worker: int = Field(0, ge=0)
+    reuse_port: bool = False
     # gc.set_threshold() of the serving process (see config.toml).
     gc_thresholds: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] = (50_000, 50, 1_000)
 

@@ -69,14 +69,24 @@ MAX_REQUEST_LINE = 65536
 @main.command()
 @click.option("--host", help="address to bind [default: server.host]")
 @click.option("--port", type=int, help="port to bind [default: server.port]")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="service processes on the port [default: server.workers; 0 there: one "
+                   "per CPU, one on the embedded database]")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None,
+          workers: int | None) -> None:
     """Serve the HTTP API (embedded database when mongodb.uri is empty)."""
     from aiohttp import web
 
     from pialara_async.app import create_app
+    from pialara_async.workers import default_workers, serve_workers
 
     settings = _settings(ctx)
+    count = workers or settings.server.workers or default_workers(settings)
+    if count > 1:
+        sys.exit(asyncio.run(serve_workers(settings, host or settings.server.host,
+                                           port if port is not None else settings.server.port,
+                                           count)))
     # Process-wide, so here rather than in create_app (tests make many apps).
     gc.set_threshold(*settings.server.gc_thresholds)
     try:
@@ -95,6 +105,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         # countries of 100 characters, percent-encoded), so aiohttp's parser
         # never refuses one in plain text before the JSON error handling.
         max_line_size=MAX_REQUEST_LINE,
+        reuse_port=settings.server.reuse_port or None,
     )
 
 

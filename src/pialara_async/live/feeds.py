@@ -60,14 +60,17 @@ class Position:
 class TokenStore:
     """Stream positions persisted in the database, saved at most every ``interval`` seconds."""
 
-    def __init__(self, db: Any, interval: float = SAVE_INTERVAL) -> None:
+    def __init__(self, db: Any, interval: float = SAVE_INTERVAL, slot: int = 0) -> None:
         self._collection = db[TOKENS]
+        # Each worker of `serve --workers` keeps its own positions: processes
+        # never overwrite each other's (worker 0 keeps the plain names).
+        self._suffix = f"#{slot}" if slot else ""
         self._interval = interval
         self._pending: dict[str, Position] = {}
         self._saved_at: dict[str, float] = {}
 
     async def load(self, name: str) -> Position | None:
-        document = await self._collection.find_one({"_id": name})
+        document = await self._collection.find_one({"_id": name + self._suffix})
         if document is None or document.get("token") is None:
             return None
         return Position(document["token"], bool(document.get("start_after")))
@@ -87,14 +90,15 @@ class TokenStore:
         if position is None:
             return
         await self._collection.replace_one(
-            {"_id": name}, {"token": position.token, "start_after": position.start_after,
-                            "saved_at": datetime.datetime.now(datetime.UTC)},
+            {"_id": name + self._suffix},
+            {"token": position.token, "start_after": position.start_after,
+             "saved_at": datetime.datetime.now(datetime.UTC)},
             upsert=True)
         self._saved_at[name] = time.monotonic()
 
     async def clear(self, name: str) -> None:
         self._pending.pop(name, None)
-        await self._collection.delete_one({"_id": name})
+        await self._collection.delete_one({"_id": name + self._suffix})
 
 
 class RecentKeys:

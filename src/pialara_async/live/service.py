@@ -33,7 +33,7 @@ STANDING_TOPICS = ("comments", "movies", "users", "clients")
 async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     db = app[keys.DATABASE]
     hub = LiveHub(standing=STANDING_TOPICS)
-    tokens = TokenStore(db)
+    tokens = TokenStore(db, slot=app[keys.SETTINGS].server.worker)
     movie_of, technician_of = RecentKeys(), RecentKeys()
     feeds = [comments_feed(movie_of), movies_feed(), users_feed(technician_of)]
     for feed in feeds:
