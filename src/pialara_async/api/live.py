@@ -66,7 +66,7 @@ class ClientMessage(BaseModel):
     action: Literal["auth", "subscribe", "unsubscribe"]
     token: Annotated[str, Field(max_length=2048)] | None = None
     topic: Annotated[str, Field(max_length=64)] | None = None
-    since: Annotated[str, Field(max_length=64)] | None = None
+    since: Annotated[str, Field(max_length=512)] | None = None
 
 
 class LiveQuery(BaseModel):
@@ -135,7 +135,8 @@ class LiveConnection:
             await self.send({"type": "error", "topic": topic, "error": refused})
             return
         await self.send({"type": "subscribed", "topic": topic})
-        self.live.hub.subscribe(self.subscriber, topic, since, accept)
+        if not self.live.hub.subscribe(self.subscriber, topic, since, accept):
+            await self.catch_up(topic, since or "", accept)
         if topic in RIGHTS_TOPICS and (self.rights_watch is None or self.rights_watch.done()):
             self.rights_watch = asyncio.create_task(self.watch_rights())
 
@@ -163,6 +164,18 @@ class LiveConnection:
                 self.live.technician_of[client["_id"]] = user.id
         technician = user.id
         return None, lambda event: event.get("technician_id") == technician
+
+    async def catch_up(self, topic: str, since: str, accept: Any) -> None:
+        """``since`` names an event this process does not hold (another
+        process's, or from before a restart): read what followed it from the
+        database; its live events are held meanwhile."""
+        runner = self.live.runner_for(topic)
+        missed = None if runner is None else await runner.catch_up(topic, since, accept)
+        if missed is None:
+            self.live.hub.give_up(self.subscriber, topic,
+                                  "missed events are no longer available")
+        else:
+            self.live.hub.caught_up(self.subscriber, topic, missed)
 
     async def learn_comments_of(self, movie_id: ObjectId) -> None:
         """Where the deployment keeps no pre-images, learn which comments belong

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bson.errors import InvalidId
 from pymongo.errors import OperationFailure
 
 from pialara_async.db import driver
@@ -39,6 +40,17 @@ ENDINGS = ["drop", "rename", "dropDatabase", "invalidate"]
 ENDED = {"drop": "the collection was dropped", "rename": "the collection was renamed",
          "dropDatabase": "the database was dropped"}
 WATCHED = {"$match": {"operationType": {"$in": OPERATIONS + ENDINGS}}}
+
+
+# A catch-up (``since`` from another process or before a restart) reads at most
+# this many events; past it the client refetches instead.
+CATCH_UP_LIMIT = 1000
+CATCH_UP_AWAIT_MS = 100
+
+
+def event_id(change: dict[str, Any]) -> str:
+    """An event's id: its change's resume token, the same in every process."""
+    return str(change["_id"]["_data"])
 
 
 class StreamEnded(Exception):
@@ -278,7 +290,7 @@ class FeedRunner:
                                     "refetch")
                     else:
                         for topic, event in feed.route(change):
-                            self.hub.publish(topic, event)
+                            self.hub.publish(topic, event, event_id(change))
                         feed.position = Position(change["_id"])
                         self._measure(change)
                     if feed.position is not None:
@@ -292,6 +304,41 @@ class FeedRunner:
                 # Stopping: keep the position reached for flush() at shutdown.
                 self.tokens.note(feed.collection, feed.position)
                 raise
+
+    async def catch_up(self, topic: str, since: str,
+                       accept: Callable[[dict[str, Any]], bool] | None
+                       ) -> list[tuple[str, bytes]] | None:
+        """The events of ``topic`` after the one whose id is ``since``, read
+        from a change stream of their own (any process's ids are the stream's
+        resume tokens). None when they cannot be had: the position has left
+        the change history, is not a token, the collection was dropped since,
+        or there are more than CATCH_UP_LIMIT of them (refetching is cheaper)."""
+        feed = self.feed
+        found: list[tuple[str, bytes]] = []
+        try:
+            stream = await driver.watch(
+                self.db[feed.collection], feed.pipeline, full_document="updateLookup",
+                resume_after={"_data": since}, max_await_time_ms=CATCH_UP_AWAIT_MS,
+                **feed.options)
+            async with stream:
+                while stream.alive:
+                    change = await stream.try_next()
+                    if change is None:
+                        return found  # up to the present: live events follow
+                    if change["operationType"] in ENDINGS:
+                        return None
+                    for routed_topic, event in feed.route(change):
+                        if routed_topic != topic:
+                            continue
+                        shown, message = self.hub.message(topic, event, event_id(change))
+                        if accept is None or accept(shown):
+                            found.append((event_id(change), message))
+                    if len(found) > CATCH_UP_LIMIT:
+                        return None
+        except (OperationFailure, InvalidId, ValueError, TypeError) as error:
+            log.info("cannot catch %s up from %r: %s", topic, since[:40], str(error)[:120])
+            return None
+        return found
 
     def _measure(self, change: dict[str, Any]) -> None:
         """The change stream's lag: from the change's wall time (MongoDB 6+), or

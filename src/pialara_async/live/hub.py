@@ -54,6 +54,9 @@ class Subscriber:
     wakeup: asyncio.Future[None] | None = None
     extra: int = 0  # room beyond QUEUE_SIZE granted to replayed history
     room: asyncio.Future[None] | None = None  # a reply waiting for the queue to drain
+    # Topics being caught up from the database: their live events wait here
+    # (id, message) until the catch-up has been queued.
+    holding: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
 
     def offer(self, message: bytes) -> bool:
         """Queue without waiting; False when the subscriber cannot keep up."""
@@ -111,9 +114,9 @@ class Subscriber:
 @dataclass(slots=True, eq=False)
 class Topic:
     subscribers: set[Subscriber] = field(default_factory=set)
-    # (sequence, event, message), oldest first; every event of the topic with
-    # a sequence above ``floor`` is here, so ``since`` at or above it replays.
-    history: deque[tuple[int, dict[str, Any], bytes]] = field(default_factory=deque)
+    # (sequence, id, event, message), oldest first; every event of the topic
+    # with a sequence above ``floor`` is here.
+    history: deque[tuple[int, str, dict[str, Any], bytes]] = field(default_factory=deque)
     floor: int = 0
 
 
@@ -126,9 +129,9 @@ class LiveHub:
     per topic, HISTORY_TOTAL in all, IDLE_TOPICS idle topics."""
 
     def __init__(self, standing: tuple[str, ...] = ()) -> None:
-        # Event ids are "<epoch>:<sequence>", one sequence for the process; a
-        # new process is a new epoch, so a client holding an id from before a
-        # restart is told to refetch.
+        # Events from change streams carry their resume token's ``_data`` as
+        # their id: the same in every process and across restarts. Others
+        # (published by hand) get "<epoch>:<sequence>", local to the process.
         self.epoch = uuid.uuid4().hex[:8]
         self.sequence = 0
         self._topics: dict[str, Topic] = {topic: Topic() for topic in standing}
@@ -157,7 +160,10 @@ class LiveHub:
         return [len(s.pending) for s in subscribers]
 
     def subscribe(self, subscriber: Subscriber, topic: str, since: str | None = None,
-                  accept: Callable[[dict[str, Any]], bool] | None = None) -> None:
+                  accept: Callable[[dict[str, Any]], bool] | None = None) -> bool:
+        """Subscribe, replaying what came after ``since`` when this process
+        still holds it. False when it does not: the topic's live events are
+        then held for the subscriber until ``caught_up`` (or ``give_up``)."""
         state = self._topics.get(topic)
         if state is None:
             state = self._topics[topic] = Topic(floor=self.sequence)
@@ -166,22 +172,46 @@ class LiveHub:
         subscriber.topics.add(topic)
         if accept is not None:
             subscriber.filters[topic] = accept
-        if since is not None:
-            self._replay(subscriber, topic, state, since)
+        if since is None or self._replay(subscriber, topic, state, since):
+            return True
+        subscriber.holding[topic] = []
+        return False
 
-    def _replay(self, subscriber: Subscriber, topic: str, state: Topic, since: str) -> None:
-        epoch, _, number = since.partition(":")
-        if epoch != self.epoch or not number.isdigit() or int(number) < state.floor:
-            self._deliver(subscriber, self._reset_message(topic, "missed events are no longer "
-                                                                 "available"))
-            return
+    def _replay(self, subscriber: Subscriber, topic: str, state: Topic, since: str) -> bool:
         accept = subscriber.filters.get(topic)
-        subscriber.offer_replay([message for sequence, event, message in state.history
-                                 if sequence > int(number) and (accept is None or accept(event))])
+        for position, entry in enumerate(state.history):
+            if entry[1] == since:
+                later = list(state.history)[position + 1:]
+                subscriber.offer_replay([message for _seq, _id, event, message in later
+                                         if accept is None or accept(event)])
+                return True
+        epoch, _, number = since.partition(":")
+        if epoch == self.epoch and number.isdigit() and int(number) >= state.floor:
+            subscriber.offer_replay([message for sequence, _id, event, message in state.history
+                                     if sequence > int(number)
+                                     and (accept is None or accept(event))])
+            return True
+        return False
+
+    def caught_up(self, subscriber: Subscriber, topic: str,
+                  missed: list[tuple[str, bytes]]) -> None:
+        """Queue what a catch-up found, then the live events held meanwhile
+        that it did not already hold, in order."""
+        held = subscriber.holding.pop(topic, [])
+        seen = {event_id for event_id, _message in missed}
+        subscriber.offer_replay([message for _id, message in missed] +
+                                [message for event_id, message in held if event_id not in seen])
+
+    def give_up(self, subscriber: Subscriber, topic: str, reason: str) -> None:
+        """The missed events cannot be had: say refetch, then go on live."""
+        held = subscriber.holding.pop(topic, [])
+        subscriber.offer_replay([self._reset_message(topic, reason)] +
+                                [message for _id, message in held])
 
     def unsubscribe(self, subscriber: Subscriber, topic: str) -> None:
         subscriber.topics.discard(topic)
         subscriber.filters.pop(topic, None)
+        subscriber.holding.pop(topic, None)
         state = self._topics.get(topic)
         if state is not None:
             state.subscribers.discard(subscriber)
@@ -193,22 +223,36 @@ class LiveHub:
         for topic in list(subscriber.topics):
             self.unsubscribe(subscriber, topic)
 
-    def publish(self, topic: str, event: dict[str, Any]) -> None:
+    def message(self, topic: str, event: dict[str, Any], event_id: str) -> tuple[
+        dict[str, Any], bytes
+    ]:
+        """The event as subscribers get it, and its encoded frame."""
+        event = {"topic": topic, "id": event_id, **event}
+        return event, dumps(event)
+
+    def publish(self, topic: str, event: dict[str, Any], event_id: str | None = None) -> None:
         self.events_published += 1
         self.sequence += 1
         state = self._topics.get(topic)
         if state is None:
             return  # nobody listens, nor will ask for it
-        event = {"topic": topic, "id": f"{self.epoch}:{self.sequence}", **event}
-        message = dumps(event)
-        self._retain(state, (self.sequence, event, message))
+        event_id = event_id or f"{self.epoch}:{self.sequence}"
+        event, message = self.message(topic, event, event_id)
+        self._retain(state, (self.sequence, event_id, event, message))
         for subscriber in list(state.subscribers):
             accept = subscriber.filters.get(topic)
-            if accept is None or accept(event):
+            if accept is not None and not accept(event):
+                continue
+            held = subscriber.holding.get(topic)
+            if held is None:
                 self._deliver(subscriber, message)
+            elif len(held) < QUEUE_SIZE:
+                held.append((event_id, message))
+            else:
+                self.close_slow(subscriber)  # it cannot catch up with this pace
         self._forget_idle()
 
-    def _retain(self, state: Topic, entry: tuple[int, dict[str, Any], bytes]) -> None:
+    def _retain(self, state: Topic, entry: tuple[int, str, dict[str, Any], bytes]) -> None:
         if len(state.history) >= HISTORY_SIZE:
             state.floor = state.history.popleft()[0]
         state.history.append(entry)

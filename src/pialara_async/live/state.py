@@ -24,6 +24,14 @@ class Live:
     pre_images: bool = False
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
+    def runner_for(self, topic: str) -> FeedRunner | None:
+        """The feed whose change stream a topic's events come from."""
+        if topic == "comments" or topic.startswith("movie:"):
+            return self.runners.get("comments")
+        if topic in ("users", "clients"):
+            return self.runners.get("users")
+        return self.runners.get(topic)
+
     def start(self, name: str) -> None:
         """Run a feed in a supervised task (restarted with backoff when it fails)."""
         self.tasks[name] = asyncio.create_task(

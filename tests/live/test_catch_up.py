@@ -1,0 +1,84 @@
+"""Event ids mean the same in every process and across restarts: a client that
+reconnects with ``since`` to another process gets exactly what it missed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from bson import ObjectId
+
+from pialara_async import keys
+from pialara_async.app import create_app
+from pialara_async.settings import Settings
+from tests.accounts import Account
+from tests.live.test_feed import (
+    movies,  # noqa: F401 (a fixture)
+    nothing_more,
+    post_comment,
+    receive,
+    socket_for,
+    subscribe,
+)
+
+
+async def test_since_on_another_process_gives_exactly_the_missed_events(
+    client: TestClient, aiohttp_client: Any, settings: Settings, technician: Account,
+    movies: list[ObjectId],  # noqa: F811
+) -> None:
+    # Two service processes on one database: A (``client``) and B.
+    worker_b = await aiohttp_client(create_app(settings))
+    topic = f"movie:{movies[0]}:comments"
+    on_b = await socket_for(worker_b)
+    await subscribe(on_b, topic)
+    await post_comment(client, technician, movies[0], "seen")  # written through A
+    seen = await receive(on_b, timeout=2.0)
+    assert seen["document"]["text"] == "seen"
+    await on_b.close()
+    missed = [f"missed {n}" for n in range(5)]
+    for text in missed:
+        await post_comment(client, technician, movies[0], text)
+    # Elsewhere in the same movie's collection, on another topic: not replayed.
+    await post_comment(client, technician, movies[1], "another movie")
+
+    on_a = await socket_for(client)
+    assert (await subscribe(on_a, topic, since=seen["id"]))["type"] == "subscribed"
+    replayed = [await receive(on_a, timeout=5.0) for _ in missed]
+    assert [e["document"]["text"] for e in replayed] == missed  # each once, in order
+    await nothing_more(on_a)
+    # Ids agree between processes: A's live events name the same changes.
+    await post_comment(client, technician, movies[0], "live")
+    live_on_a = await receive(on_a, timeout=2.0)
+    on_b_again = await socket_for(worker_b)
+    await subscribe(on_b_again, topic, since=replayed[-1]["id"])
+    assert (await receive(on_b_again, timeout=5.0))["id"] == live_on_a["id"]
+
+
+async def test_since_after_a_restart_replays_from_the_database(
+    aiohttp_client: Any, settings: Settings, db: Any, movies: list[ObjectId],  # noqa: F811
+) -> None:
+    first = await aiohttp_client(create_app(settings))
+    ws = await socket_for(first)
+    await subscribe(ws, "movies")
+    await db.movies.update_one({"_id": movies[0]}, {"$set": {"title": "one"}})
+    last = await receive(ws, timeout=2.0)
+    await ws.close()
+    await first.close()
+    await db.movies.update_one({"_id": movies[0]}, {"$set": {"title": "two"}})
+    await db.movies.update_one({"_id": movies[1]}, {"$set": {"title": "three"}})
+
+    second = await aiohttp_client(create_app(settings))
+    again = await socket_for(second)
+    await subscribe(again, "movies", since=last["id"])
+    titles = [(await receive(again, timeout=5.0))["document"]["title"] for _ in range(2)]
+    assert titles == ["two", "three"]
+    await nothing_more(again)
+
+
+async def test_a_since_the_database_cannot_resume_from_says_reset(
+    client: TestClient,
+) -> None:
+    ws = await socket_for(client)
+    await subscribe(ws, "comments", since="not-a-resume-token")
+    assert (await receive(ws, timeout=5.0))["op"] == "reset"
+    assert client.app[keys.LIVE].hub.subscriber_count("comments") == 1  # and goes on live
