@@ -2,9 +2,12 @@
 
     .venv/bin/python bench/live_feed.py                  # 1,000 then 5,000 subscribers
     .venv/bin/python bench/live_feed.py --subscribers 200 --comments 50 --rate 0
+    .venv/bin/python bench/live_feed.py --subscribers 5000 --workers 2
 
-Starts the embedded database (or uses MONGODB_URI) and ``pialara-async serve``
-in child processes. The subscribers live in ``--workers`` other processes (a
+Starts the embedded database (or uses MONGODB_URI) and ``pialara-async serve
+--workers N`` (``--workers``: service processes on one port, each with its own
+change streams) in child processes. The subscribers live in ``--clients`` other
+processes (a
 real audience is not on the server's machine; here they at least do not share
 the benchmark's event loop). Once all are subscribed, ``--comments`` comments
 are written through the driver, ``--rate`` per second (0: each as soon as the
@@ -163,6 +166,7 @@ async def main(args: argparse.Namespace) -> None:
     port = free_port()
     service = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pialara_async", "serve", "--port", str(port),
+        "--workers", str(args.workers),
         env={**os.environ, "MONGODB_URI": uri, "PIALARA_MONGODB__DATABASE": DATABASE,
              "PIALARA_SERVER__ACCESS_LOG": "false", "PIALARA_LOG__LEVEL": "WARNING"})
     base = f"http://127.0.0.1:{port}"
@@ -177,11 +181,12 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.sleep(1.0)  # the feeds open their change streams after startup
         for subscribers in args.subscribers:
             await run_round(base, db, movie_id, subscribers, args.comments, args.rate,
-                            args.workers)
+                            args.clients)
         async with aiohttp.ClientSession(base) as http, http.get("/api/v1/live/stats") as stats:
             figures = await stats.json()
-        print(f"change streams opened by the service: {figures['change_streams']}; "
-              f"slow consumers closed: {figures['slow_consumers_closed']}")
+        print(f"service processes: {args.workers}; one of them reports change streams "
+              f"opened {figures['change_streams']}, slow consumers closed "
+              f"{figures['slow_consumers_closed']}")
     finally:
         service.terminate()
         await service.wait()
@@ -200,6 +205,8 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=5.0,
                         help="comments written per second; 0 writes each as soon as the "
                              "previous one is acknowledged")
-    parser.add_argument("--workers", type=int, default=2,
+    parser.add_argument("--workers", type=int, default=1,
+                        help="service processes (serve --workers)")
+    parser.add_argument("--clients", type=int, default=2,
                         help="processes holding the subscribers")
     asyncio.run(main(parser.parse_args()))

@@ -42,7 +42,9 @@ def free_port(host: str) -> int:
 
 async def serve_workers(settings: Settings, host: str, port: int, count: int) -> int:
     """Run ``count`` workers until a signal; returns the exit code."""
-    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
+    env = dict(os.environ)
+    if not settings.mongodb.embedded:
+        env["PIALARA_MONGODB__URI"] = settings.mongodb.uri  # from the file or the environment
     stack = contextlib.AsyncExitStack()
     async with stack:
         if settings.mongodb.embedded:
@@ -52,6 +54,7 @@ async def serve_workers(settings: Settings, host: str, port: int, count: int) ->
             await stack.enter_async_context(running(
                 "embedded-database", lambda: keep_running(database),
                 initial_backoff=0.2, max_backoff=5.0))
+            env.pop("MONGODB_URI", None)
             env["PIALARA_MONGODB__URI"] = database.uri
         port = port or free_port(host)
         stopping = asyncio.Event()
