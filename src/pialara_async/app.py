@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp_cors
 from aiohttp import web
 
-from pialara_async import keys
+from pialara_async import frontend, keys
 from pialara_async.api import comments, errors, health, live, movies, openapi, user, users
 from pialara_async.db.client import database_client_ctx, embedded_database_ctx
 from pialara_async.live.registry import WebSocketRegistry
@@ -17,7 +17,7 @@ from pialara_async.metrics import Metrics, loop_lag_ctx
 from pialara_async.security.passwords import PasswordHashing
 from pialara_async.security.rate_limits import RateLimits
 from pialara_async.services.stats import stats_refresher_ctx
-from pialara_async.settings import Settings, token_secret
+from pialara_async.settings import ConfigError, Settings, token_secret
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
@@ -90,4 +90,10 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_close_websockets)
     app.add_routes(health.routes)
     app.add_subapp(API_PREFIX, create_api(settings))
+    if settings.server.frontend_dir is not None:
+        try:
+            frontend.check(settings.server.frontend_dir)
+        except ValueError as error:
+            raise ConfigError(f"server.frontend_dir: {error}") from None
+        app.add_routes(frontend.routes(settings.server.frontend_dir))  # last: a catch-all
     return app

@@ -45,6 +45,8 @@ class ServerSettings(Section):
     cors_origins: list[str] = ["*"]
     shutdown_timeout: float = Field(10.0, gt=0)
     access_log: bool = True
+    # A compiled single-page front-end (e.g. MFlix's React build) served at "/".
+    frontend_dir: Path | None = None
     # Service processes of `serve` (0: one per CPU, one on the embedded database).
     workers: int = Field(0, ge=0, le=64)
     # Set by `serve --workers` for each worker: its number, and SO_REUSEPORT.

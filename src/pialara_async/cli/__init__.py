@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -72,9 +73,12 @@ MAX_REQUEST_LINE = 65536
 @click.option("--workers", type=click.IntRange(1, 64),
               help="service processes on the port [default: server.workers; 0 there: one "
                    "per CPU, one on the embedded database]")
+@click.option("--frontend", type=click.Path(file_okay=False, path_type=Path),
+              help="a built single-page front-end to serve at / [default: "
+                   "server.frontend_dir]")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None,
-          workers: int | None) -> None:
+          workers: int | None, frontend: Path | None) -> None:
     """Serve the HTTP API (embedded database when mongodb.uri is empty)."""
     from aiohttp import web
 
@@ -82,6 +86,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None,
     from pialara_async.workers import default_workers, serve_workers
 
     settings = _settings(ctx)
+    if frontend is not None:
+        settings = settings.with_overrides(server={"frontend_dir": str(frontend.resolve())})
+        os.environ["PIALARA_SERVER__FRONTEND_DIR"] = str(frontend.resolve())  # for workers
     count = workers or settings.server.workers or default_workers(settings)
     if count > 1:
         sys.exit(asyncio.run(serve_workers(settings, host or settings.server.host,
