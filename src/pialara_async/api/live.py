@@ -5,8 +5,9 @@ an ``Authorization`` header, or in a first message ``{"action": "auth",
 "token": ...}``. Then, by message:
 
 - ``{"action": "subscribe", "topic": T, "since": EVENT_ID?}``: ``since`` (the
-  ``id`` of the last event seen) replays what was missed while still kept,
-  else a ``reset`` event says to refetch;
+  ``id`` of the last event seen; ids are change-stream resume tokens, the same
+  in every process) replays what was missed, from this process's memory or
+  from a catch-up change stream, else a ``reset`` event says to refetch;
 - ``{"action": "unsubscribe", "topic": T}``.
 
 Topics: ``movie:{id}:comments``, ``comments``, ``movies`` (anyone); ``users``
