@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run dev test test-pymongo lint api-fuzz check seed clean
+.PHONY: run dev test test-pymongo test-browser lint api-fuzz check seed clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "python3.13 not found (install it or set PYTHON=)"; exit 1; }
@@ -29,6 +29,10 @@ dev: $(STAMP)
 ## Run the whole suite (on the embedded server, or MONGODB_URI when set)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The web interface in real Chromium (Debian's package: apt-get install -y chromium)
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -m browser tests/browser $(PYTEST_ARGS)
 
 ## The suite on PyMongo's AsyncMongoClient instead of Motor
 test-pymongo: $(STAMP)

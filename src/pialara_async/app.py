@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp_cors
 from aiohttp import web
 
-from pialara_async import frontend, keys
+from pialara_async import frontend, keys, webapp
 from pialara_async.api import comments, errors, health, live, movies, openapi, user, users
 from pialara_async.db.client import database_client_ctx, embedded_database_ctx
 from pialara_async.live.registry import WebSocketRegistry
@@ -90,6 +90,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_close_websockets)
     app.add_routes(health.routes)
     app.add_subapp(API_PREFIX, create_api(settings))
+    app.add_routes(webapp.routes(home=settings.server.frontend_dir is None))
     if settings.server.frontend_dir is not None:
         try:
             frontend.check(settings.server.frontend_dir)

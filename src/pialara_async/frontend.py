@@ -18,7 +18,7 @@ from pialara_async.api.errors import not_found
 
 INDEX = "index.html"
 # Paths that belong to the service, never to the front-end.
-SERVICE_PREFIXES = ("api/", "health", "ready", "metrics")
+SERVICE_PREFIXES = ("api/", "app/", "health", "ready", "metrics")
 
 
 def routes(folder: Path) -> web.RouteTableDef:

@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient
 
 from pialara_async.api.endpoint import ATTRIBUTE
 
-# The document and its own page describe no API of their own.
-UNDESCRIBED = ("/api/v1/openapi.json", "/api/v1/docs")
+# The document and its own page, and the web interface's pages, are no API.
+UNDESCRIBED = ("/api/v1/openapi.json", "/api/v1/docs", "/app")
 
 
 def all_resources(app: web.Application) -> list[web.AbstractResource]:
@@ -58,7 +58,8 @@ async def test_every_route_is_declared_and_described_exactly(client: TestClient)
     described = {(path, method.upper()) for path, item in paths.items() for method in item}
     for resource in all_resources(client.app):
         for route in resource:
-            if route.method in ("HEAD", "OPTIONS") or resource.canonical.startswith(UNDESCRIBED):
+            if route.method in ("HEAD", "OPTIONS") or resource.canonical == "/" or \
+                    resource.canonical.startswith(UNDESCRIBED):
                 continue
             assert getattr(route.handler, ATTRIBUTE, None) is not None, resource.canonical
             assert (resource.canonical, route.method) in described

@@ -1,0 +1,20 @@
+// A client of the service's own JSON API: the same bearer tokens, no second login system.
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(typeof body?.error === "string" ? body.error : `HTTP ${status}`);
+    this.status = status;
+    this.fields = body && typeof body.error === "object" ? body.error : {};
+  }
+}
+
+export async function call(method, path, body) {
+  const headers = { "Content-Type": "application/json" };
+  const token = sessionStorage.getItem("token");
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(`/api/v1${path}`, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
