@@ -109,9 +109,8 @@ class CommandTimer(monitoring.CommandListener):
 
 
 class PoolWatcher(monitoring.ConnectionPoolListener):
-    """Checkouts and their waits. The events of one checkout come on the
-    thread or task that asked, so a start time kept per connection request is
-    enough; ``duration`` carries the wait where the driver reports it."""
+    """Checkouts and their waits (the ``duration`` the driver reports on each
+    checkout event)."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics

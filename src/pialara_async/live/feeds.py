@@ -216,7 +216,7 @@ def users_feed(technician_of: RecentKeys) -> Feed:
                 else None
         else:
             current = known  # deleted: its technician learns it
-        if current is not None:
+        if current is not None or known is not None:
             technician_of[key] = current
         event = _event(change, document)
         event["technician_id"] = current
@@ -224,7 +224,6 @@ def users_feed(technician_of: RecentKeys) -> Feed:
         if current is not None:
             routed.append(("clients", event))
         if known is not None and known != current:
-            technician_of[key] = current
             routed.append(("clients", {"op": "removed", "doc_id": key,
                                        "time": event["time"], "technician_id": known}))
         return routed

@@ -13,6 +13,7 @@ reconnecting client can ask for what it missed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -181,7 +182,7 @@ class LiveHub:
         accept = subscriber.filters.get(topic)
         for position, entry in enumerate(state.history):
             if entry[1] == since:
-                later = list(state.history)[position + 1:]
+                later = itertools.islice(state.history, position + 1, None)
                 subscriber.offer_replay([message for _seq, _id, event, message in later
                                          if accept is None or accept(event)])
                 return True
