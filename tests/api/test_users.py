@@ -214,6 +214,8 @@ async def test_deleting_a_technician_with_clients_is_refused(
 ) -> None:
     refused = await client.delete(f"{USERS}/{technician.id}", headers=admin.headers)
     assert refused.status == 409
+    # A code that pages translate, next to the message for people.
+    assert (await refused.json())["code"] == "technician_has_clients"
     assert await db.users.count_documents({"_id": technician.id}) == 1
     deleted = await client.delete(f"{USERS}/{client_account.id}", headers=admin.headers)
     assert deleted.status == 200
@@ -248,7 +250,9 @@ async def test_the_last_admin_stays(
         response = await client.delete("/api/v1/user/delete", headers=admin.headers,
                                        json={"password": PASSWORD})
     assert response.status == 409
-    assert "last administrator" in (await response.json())["error"]
+    body = await response.json()
+    assert "last administrator" in body["error"]
+    assert body["code"] == "last_admin"
     assert (await db.users.find_one({"_id": admin.id}))["role"] == "admin"
 
 

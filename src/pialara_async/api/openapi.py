@@ -14,7 +14,7 @@ from typing import Any
 
 import swagger_ui_bundle
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
 from pialara_async import __version__
@@ -26,6 +26,8 @@ class ErrorBody(BaseModel):
     """An error: one message, or messages by field."""
 
     error: str | dict[str, str]
+    code: str | None = Field(None, description="why a 409 refused: technician_has_clients, "
+                                               "last_admin")
     request_id: str | None = None
     retry_after: int | None = None
     may_have_been_applied: bool | None = None

@@ -215,10 +215,10 @@ def role_rule_error(error: users.RoleRuleBroken) -> ApiError:
     """The answer to a change refused by a rule about roles (shared by every route)."""
     if isinstance(error, users.HasClients):
         return ApiError(409, "this technician still has clients: an administrator must first "
-                             "assign them to another technician")
+                             "assign them to another technician", code="technician_has_clients")
     if isinstance(error, users.LastAdmin):
         return ApiError(409, "this is the last administrator: make another user an "
-                             "administrator first")
+                             "administrator first", code="last_admin")
     return ApiError(400, {"technician_id": str(error)})
 
 
