@@ -3,18 +3,28 @@ export class ApiError extends Error {
   constructor(status, body) {
     super(typeof body?.error === "string" ? body.error : `HTTP ${status}`);
     this.status = status;
-    this.fields = body && typeof body.error === "object" ? body.error : {};
+    this.code = body?.code ?? null;
+    this.fields = body && typeof body.error === "object" && body.error !== null ? body.error : {};
   }
+}
+
+export function token() {
+  return sessionStorage.getItem("token");
 }
 
 export async function call(method, path, body) {
   const headers = { "Content-Type": "application/json" };
-  const token = sessionStorage.getItem("token");
-  if (token) headers.Authorization = `Bearer ${token}`;
+  if (token()) headers.Authorization = `Bearer ${token()}`;
   const response = await fetch(`/api/v1${path}`, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+// A query string of the values that are set.
+export function query(values) {
+  const present = Object.entries(values).filter(([, value]) => value !== "" && value != null);
+  return present.length ? `?${new URLSearchParams(present)}` : "";
 }

@@ -1,156 +1,149 @@
-// PIA Lara's screens: sign in and out, one's own profile, one's password.
-// Static ES modules, no build step, nothing fetched from the internet.
-import { ApiError, call } from "/app/api.js";
+// PIA Lara's web interface: a hash router over the screens, the signed-in
+// person, the language and the live feed. Static ES modules, no build step,
+// nothing fetched from the internet.
+import * as account from "/app/account.js";
+import { ApiError, call, token } from "/app/api.js";
+import { element } from "/app/dom.js";
 import { chooseLanguage, translator } from "/app/i18n.js";
+import { LiveFeed } from "/app/live.js";
+import * as movies from "/app/movies.js";
+import * as people from "/app/people.js";
 
-let language = chooseLanguage();
-let t = translator(language);
+const ID = "([0-9a-f]{24})";
+// [pattern, screen, who may open it: "anyone", "signed-in" or a role]
+const ROUTES = [
+  ["/login", account.login, "anyone"],
+  ["/profile", account.profile, "signed-in"],
+  ["/password", account.password, "signed-in"],
+  ["/users", people.userList, "admin"],
+  ["/users/new", people.newUser, "admin"],
+  [`/users/${ID}`, people.editUser, "admin"],
+  ["/clients", people.clientList, "technician"],
+  ["/clients/new", people.newClient, "technician"],
+  [`/clients/${ID}`, people.editClient, "technician"],
+  ["/movies", movies.search, "anyone"],
+  [`/movies/${ID}`, movies.movie, "anyone"],
+].map(([pattern, screen, access]) => [new RegExp(`^${pattern}$`), screen, access]);
+
+const HOME = { admin: "#/users", technician: "#/clients" };
+
 const view = document.getElementById("view");
 const nav = document.getElementById("nav");
+const announcer = document.getElementById("announcer");
+const picker = document.getElementById("language");
 
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (value !== undefined && value !== null) node.setAttribute(name, value);
-  }
-  node.append(...children.filter((child) => child !== null && child !== undefined));
-  return node;
+const app = {
+  language: chooseLanguage(),
+  t: null,
+  user: null, // the signed-in person, from /users/me
+  live: new LiveFeed(),
+  leaving: [], // what the current screen undoes when another one opens
+  go(hash) {
+    if (location.hash === hash) render(); else location.hash = hash;
+  },
+  // A message that outlives the screen change it comes with ("Created.").
+  announce(text) { announcer.textContent = text; announced = true; },
+  async signedIn(newToken) {
+    sessionStorage.setItem("token", newToken);
+    app.user = (await call("GET", "/users/me")).user;
+    app.go(HOME[app.user.role] || "#/profile");
+  },
+  // The screen follows a live topic until another screen opens.
+  follow(topic, refresh, onEvent = refresh) {
+    app.leaving.push(app.live.follow(topic, { onEvent, onReset: refresh, onReady: refresh }));
+  },
+  liveStatus(show) {
+    app.live.onStatus = show;
+    show(app.live.status);
+    app.leaving.push(() => { app.live.onStatus = () => {}; });
+  },
+  failed(error) { handleFailure(error); },
+};
+app.t = translator(app.language);
+
+function link(hash, key) {
+  const here = location.hash.split("?")[0] === hash;
+  return element("a", { href: hash, "aria-current": here ? "page" : null }, app.t(key));
 }
-
-function field(name, label, attributes = {}) {
-  const input = element("input", { name, id: `field-${name}`, ...attributes });
-  const error = element("span", { class: "field-error", id: `error-${name}`, "aria-live": "polite" });
-  input.setAttribute("aria-describedby", error.id);
-  return element("label", { for: input.id }, label, input, error);
-}
-
-function showErrors(form, error) {
-  form.querySelectorAll(".field-error, .form-error").forEach((node) => { node.textContent = ""; });
-  const general = form.querySelector(".form-error");
-  if (!(error instanceof ApiError)) { general.textContent = t("failed"); return; }
-  let placed = false;
-  for (const [name, message] of Object.entries(error.fields)) {
-    const slot = form.querySelector(`#error-${CSS.escape(name)}`);
-    if (slot) { slot.textContent = message; placed = true; }
-  }
-  if (!placed) general.textContent = error.message;
-}
-
-function signedIn() { return Boolean(sessionStorage.getItem("token")); }
 
 function renderNav() {
-  nav.replaceChildren();
-  if (!signedIn()) return;
-  nav.append(
-    element("a", { href: "#/profile" }, t("profile")),
-    element("a", { href: "#/password" }, t("changePassword")),
-    element("button", { type: "button", class: "link", onclick: signOut }, t("signOut")),
-  );
+  const role = app.user?.role;
+  nav.replaceChildren(...[
+    role === "admin" ? link("#/users", "users") : null,
+    role === "technician" ? link("#/clients", "myClients") : null,
+    link("#/movies", "movies"),
+    app.user ? link("#/profile", "profile") : null,
+    app.user ? link("#/password", "changePassword") : null,
+    app.user ? element("button", { type: "button", class: "link", onclick: signOut }, app.t("signOut"))
+      : link("#/login", "signIn"),
+  ].filter(Boolean));
 }
 
 async function signOut() {
-  try { await call("POST", "/user/logout"); } catch { /* the token may have expired */ }
+  try { await call("POST", "/user/logout"); } catch { /* the token may have expired already */ }
+  forget();
+  app.go("#/login");
+}
+
+function forget() {
   sessionStorage.removeItem("token");
-  location.hash = "#/login";
+  app.user = null;
+  app.live.close();
 }
 
-function loginView() {
-  const form = element("form", { novalidate: "" },
-    element("h1", {}, t("signIn")),
-    element("p", {}, t("welcome")),
-    field("email", t("email"), { type: "email", autocomplete: "username", required: "" }),
-    field("password", t("password"), { type: "password", autocomplete: "current-password", required: "" }),
-    element("p", { class: "form-error", role: "alert" }),
-    element("button", { type: "submit" }, t("signIn")));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const data = Object.fromEntries(new FormData(form));
-    try {
-      const answer = await call("POST", "/user/login", data);
-      sessionStorage.setItem("token", answer.auth_token);
-      location.hash = "#/profile";
-    } catch (error) { showErrors(form, error); }
-  });
-  return form;
+function handleFailure(error) {
+  if (error instanceof ApiError && error.status === 401) {
+    forget();
+    app.go("#/login");
+    return;
+  }
+  view.replaceChildren(element("p", { class: "form-error", role: "alert" },
+    error instanceof ApiError && error.status === 404 ? error.message : app.t("failed")));
 }
 
-async function profileView() {
-  const { user } = await call("GET", "/users/me");
-  const profile = user.profile || {};
-  const form = element("form", { novalidate: "" },
-    element("h1", {}, t("profile")),
-    element("dl", {},
-      element("dt", {}, t("email")), element("dd", { id: "profile-email" }, user.email),
-      element("dt", {}, t("role")), element("dd", { id: "profile-role" }, t(user.role || "none"))),
-    field("name", t("name"), { value: user.name, required: "", autocomplete: "name" }),
-    user.role === "client" ? field("birth_date", t("birthDate"),
-      { type: "date", value: (profile.birth_date || "").slice(0, 10) }) : null,
-    user.role === "client" ? field("pathology", t("pathology"), { value: profile.pathology || "" }) : null,
-    element("p", { class: "form-error", role: "alert" }),
-    element("p", { class: "notice", role: "status" }),
-    element("button", { type: "submit" }, t("save")));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const data = Object.fromEntries(new FormData(form));
-    const changes = { name: data.name };
-    if (user.role === "client") {
-      changes.profile = { pathology: data.pathology || null, birth_date: data.birth_date || null };
-    }
-    try {
-      await call("PATCH", "/users/me", changes);
-      form.querySelector(".notice").textContent = t("saved");
-    } catch (error) { showErrors(form, error); }
-  });
-  return form;
+function leave() {
+  for (const undo of app.leaving.splice(0)) undo();
 }
 
-function passwordView() {
-  const form = element("form", { novalidate: "" },
-    element("h1", {}, t("changePassword")),
-    field("old_password", t("oldPassword"), { type: "password", autocomplete: "current-password" }),
-    field("new_password", t("newPassword"), { type: "password", autocomplete: "new-password", minlength: "8" }),
-    element("p", { class: "form-error", role: "alert" }),
-    element("p", { class: "notice", role: "status" }),
-    element("button", { type: "submit" }, t("save")));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      await call("PUT", "/users/me/password", Object.fromEntries(new FormData(form)));
-      form.reset();
-      form.querySelector(".notice").textContent = t("passwordChanged");
-    } catch (error) { showErrors(form, error); }
-  });
-  return form;
-}
-
-const ROUTES = { "#/login": loginView, "#/profile": profileView, "#/password": passwordView };
+let rendering = 0;
+let announced = false;
 
 async function render() {
-  let route = ROUTES[location.hash] ? location.hash : "#/profile";
-  if (!signedIn()) route = "#/login";
-  document.documentElement.lang = language;
-  document.querySelectorAll("[data-t]").forEach((node) => { node.textContent = t(node.dataset.t); });
-  renderNav();
+  const mine = ++rendering;
+  leave();
+  if (!announced) announcer.textContent = "";
+  announced = false;
+  const [path, search] = location.hash.slice(1).split("?");
+  document.documentElement.lang = app.language;
+  document.querySelectorAll("[data-t]").forEach((node) => { node.textContent = app.t(node.dataset.t); });
   try {
-    view.replaceChildren(await ROUTES[route]());
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
-      sessionStorage.removeItem("token");
-      location.hash = "#/login";
-      return;
+    if (token() && !app.user) app.user = (await call("GET", "/users/me")).user;
+    let route = ROUTES.find(([pattern]) => pattern.test(path || ""));
+    const allowed = route && (route[2] === "anyone" || (app.user && (route[2] === "signed-in"
+      || route[2] === app.user.role)));
+    if (!allowed) {
+      const home = !app.user ? "#/login" : HOME[app.user.role] || "#/profile";
+      if (location.hash !== home) { location.replace(home); return; }
+      route = ROUTES.find(([pattern]) => pattern.test(home.slice(1)));
     }
-    view.replaceChildren(element("p", { class: "form-error", role: "alert" }, t("failed")));
+    if (route[1] === account.login && app.user) { app.go(HOME[app.user.role] || "#/profile"); return; }
+    renderNav();
+    const params = (path.match(route[0]) || []).slice(1);
+    const screen = await route[1](app, params, new URLSearchParams(search || ""));
+    if (mine !== rendering) return; // another screen was asked for meanwhile
+    view.replaceChildren(screen);
+    document.title = `${screen.querySelector("h1")?.textContent ?? ""} · PIA Lara`;
+    view.focus();
+  } catch (error) {
+    if (mine === rendering) handleFailure(error);
   }
-  view.focus();
 }
 
-const picker = document.getElementById("language");
-picker.value = language;
+picker.value = app.language;
 picker.addEventListener("change", () => {
-  language = picker.value;
-  localStorage.setItem("language", language);
-  t = translator(language);
+  app.language = picker.value;
+  localStorage.setItem("language", app.language);
+  app.t = translator(app.language);
   render();
 });
 window.addEventListener("hashchange", render);

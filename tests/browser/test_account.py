@@ -1,4 +1,5 @@
-"""PIA Lara's web interface in Chromium: what a person sees and does."""
+"""Everyone's screens in Chromium: signing in, one's profile and password, the
+language, a phone's width."""
 
 from __future__ import annotations
 
@@ -9,15 +10,9 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Page, expect
 
 from tests.accounts import PASSWORD, Account
+from tests.browser.people import sign_in, try_sign_in
 
 pytestmark = pytest.mark.browser
-
-
-async def sign_in(page: Page, client: TestClient, email: str, password: str) -> None:
-    await page.goto(str(client.make_url("/app/")))
-    await page.get_by_label("Correo electrónico").fill(email)
-    await page.get_by_label("Contraseña", exact=True).fill(password)
-    await page.get_by_role("button", name="Iniciar sesión").click()
 
 
 @pytest.mark.parametrize("role", ["admin", "technician", "client"])
@@ -27,6 +22,7 @@ async def test_every_role_changes_its_password_and_signs_in_with_it(
     account = await make_account(f"{role}.person@pialara.example", role=role,
                                  technician=technician if role == "client" else None)
     await sign_in(page, client, account.email, PASSWORD)
+    await page.get_by_role("link", name="Mi perfil").click()
     await expect(page.locator("#profile-email")).to_have_text(account.email)
     await page.get_by_role("link", name="Cambiar contraseña").click()
     await page.get_by_label("Contraseña actual").fill(PASSWORD)
@@ -34,9 +30,11 @@ async def test_every_role_changes_its_password_and_signs_in_with_it(
     await page.get_by_role("button", name="Guardar").click()
     await expect(page.get_by_role("status")).to_have_text("Contraseña cambiada.")
     await page.get_by_role("button", name="Cerrar sesión").click()
-    await sign_in(page, client, account.email, PASSWORD)  # the old one no longer works
+    await expect(page.get_by_role("link", name="Iniciar sesión")).to_be_visible()
+    await try_sign_in(page, client, account.email, PASSWORD)  # the old one no longer works
     await expect(page.locator("#error-password")).not_to_be_empty()
     await sign_in(page, client, account.email, "una clave nueva")
+    await page.get_by_role("link", name="Mi perfil").click()
     await expect(page.locator("#profile-email")).to_have_text(account.email)
 
 
@@ -44,28 +42,47 @@ async def test_a_wrong_old_password_is_shown_next_to_its_field(
     page: Page, client: TestClient, technician: Account,
 ) -> None:
     await sign_in(page, client, technician.email, PASSWORD)
+    await page.get_by_role("link", name="Mi perfil").click()
     await expect(page.locator("#profile-role")).to_have_text("Técnico")
     await page.get_by_role("link", name="Cambiar contraseña").click()
     await page.get_by_label("Contraseña actual").fill("not the password")
     await page.get_by_label("Contraseña nueva").fill("una clave nueva")
     await page.get_by_role("button", name="Guardar").click()
     await expect(page.locator("#error-old_password")).to_have_text("The password is not correct.")
+    await expect(page.get_by_label("Contraseña actual")).to_have_attribute("aria-invalid", "true")
 
 
 async def test_a_client_edits_their_profile(
     page: Page, client: TestClient, client_account: Account, db: Any,
 ) -> None:
     await sign_in(page, client, client_account.email, PASSWORD)
+    await expect(page.locator("#profile-role")).to_have_text("Cliente")  # a client's home
     await expect(page.get_by_label("Patología")).to_have_value("dysarthria")
+    await expect(page.get_by_label("Fecha de nacimiento")).to_have_value("1990-05-17")
+    await expect(page.get_by_label("Sexo")).to_have_value("female")
     await page.get_by_label("Patología").fill("afasia")
+    await page.get_by_label("Sexo").select_option(label="Otro")
     await page.get_by_role("button", name="Guardar").click()
     await expect(page.get_by_role("status")).to_have_text("Guardado.")
     stored = await db.users.find_one({"_id": client_account.id})
     assert stored["profile"]["pathology"] == "afasia"
+    assert stored["profile"]["sex"] == "other"
+
+
+async def test_a_birth_date_in_the_future_is_refused_next_to_its_field(
+    page: Page, client: TestClient, client_account: Account, db: Any,
+) -> None:
+    await sign_in(page, client, client_account.email, PASSWORD)
+    await page.get_by_label("Fecha de nacimiento").fill("2999-01-01")
+    await page.get_by_role("button", name="Guardar").click()
+    await expect(page.locator("#error-profile\\.birth_date")).to_have_text(
+        "cannot be in the future")
+    stored = await db.users.find_one({"_id": client_account.id})
+    assert stored["profile"]["birth_date"].year == 1990
 
 
 async def test_the_language_switch_and_the_browser_language(
-    page: Page, client: TestClient,
+    page: Page, client: TestClient, new_page: Any,
 ) -> None:
     await page.goto(str(client.make_url("/")))  # redirected to /app/
     await expect(page.get_by_role("heading", name="Iniciar sesión")).to_be_visible()
@@ -74,15 +91,23 @@ async def test_the_language_switch_and_the_browser_language(
     assert await page.evaluate("document.documentElement.lang") == "en"
     await page.reload()  # the choice is kept
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    english = await new_page(locale="en-GB")  # a browser that prefers English
+    await english.goto(str(client.make_url("/app/")))
+    await expect(english.get_by_role("heading", name="Sign in")).to_be_visible()
+    await expect(english.get_by_label("Language")).to_have_value("en")
 
 
 async def test_a_390_px_phone_needs_no_sideways_scrolling(
-    page: Page, client: TestClient, admin: Account,
+    new_page: Any, client: TestClient, admin: Account, client_account: Account,
 ) -> None:
-    await page.set_viewport_size({"width": 390, "height": 844})
+    page = await new_page(viewport={"width": 390, "height": 844})
     await sign_in(page, client, admin.email, PASSWORD)
-    await expect(page.locator("#profile-email")).to_be_visible()
-    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    for screen, ready in [("#/users", "#user-results table"), ("#/users/new", "form"),
+                          (f"#/users/{client_account.id}", "form"), ("#/movies", "#movie-results"),
+                          ("#/profile", "#profile-email")]:
+        await page.goto(str(client.make_url(f"/app/{screen}")))
+        await expect(page.locator(ready)).to_be_visible()
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390, screen
     # Keyboard: every control is reachable and shows where the focus is.
     await page.keyboard.press("Tab")
     outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
