@@ -97,7 +97,7 @@ export async function movie(app, [id]) {
 
   function edit(comment, item) {
     const form = element("form", { novalidate: true, class: "comment" },
-      textarea("updated_comment", t("comment"), comment.text, { required: true, maxlength: "5000" }),
+      textarea("updated_comment", t("editComment"), comment.text, { required: true, maxlength: "5000" }),
       formStatus(),
       element("div", { class: "buttons" },
         element("button", { type: "submit" }, t("save")),
