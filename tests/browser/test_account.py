@@ -112,3 +112,22 @@ async def test_a_390_px_phone_needs_no_sideways_scrolling(
     await page.keyboard.press("Tab")
     outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+
+
+async def test_signing_in_with_the_keyboard_alone(
+    page: Page, client: TestClient, technician: Account,
+) -> None:
+    await page.goto(str(client.make_url("/app/")))
+    await expect(page.get_by_role("heading", name="Iniciar sesión")).to_be_visible()
+    await page.keyboard.press("Tab")  # first: the link past the header
+    await expect(page.get_by_role("link", name="Saltar al contenido")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("main")).to_be_focused()
+    assert page.url.endswith("#/login")  # the route stays
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Correo electrónico")).to_be_focused()
+    await page.keyboard.type(technician.email)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Mis clientes")).to_be_visible()

@@ -207,3 +207,18 @@ async def test_each_role_sees_only_its_screens(
     await page.goto(str(client.make_url("/app/#/users")))
     await expect(page).to_have_url(str(client.make_url("/app/#/profile")))
     await expect(page.locator("#profile-role")).to_have_text("Cliente")
+
+
+async def test_an_administrator_demoted_meanwhile_is_taken_to_a_technicians_screen(
+    page: Page, client: TestClient, make_account: Any,
+) -> None:
+    first = await make_account("primera@pialara.example", role="admin")
+    second = await make_account("segunda@pialara.example", role="admin")
+    await sign_in(page, client, first.email, PASSWORD)
+    await expect(page.get_by_role("heading", name="Usuarios")).to_be_visible()
+    demoted = await client.patch(f"/api/v1/users/{first.id}", headers=second.headers,
+                                 json={"role": "technician"})
+    assert demoted.status == 200
+    # The live feed takes the users topic away; the page reads the role again.
+    await expect(page.get_by_role("heading", name="Mis clientes")).to_be_visible()
+    await expect(page.get_by_role("link", name="Usuarios")).to_have_count(0)

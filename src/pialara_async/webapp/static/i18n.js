@@ -23,7 +23,7 @@ export const MESSAGES = {
     comments: "Comentarios", noComments: "Aún no hay comentarios.", comment: "Tu comentario",
     editComment: "Editar el comentario",
     postComment: "Publicar", signInToComment: "Inicia sesión para comentar.",
-    live: "En directo", reconnecting: "Reconectando…",
+    live: "En directo", reconnecting: "Reconectando…", skip: "Saltar al contenido", actions: "Acciones",
   },
   en: {
     language: "Language", signIn: "Sign in", signOut: "Sign out", email: "E-mail",
@@ -48,7 +48,7 @@ export const MESSAGES = {
     comments: "Comments", noComments: "No comments yet.", comment: "Your comment",
     editComment: "Edit the comment",
     postComment: "Post", signInToComment: "Sign in to comment.",
-    live: "Live", reconnecting: "Reconnecting…",
+    live: "Live", reconnecting: "Reconnecting…", skip: "Skip to content", actions: "Actions",
   },
 };
 

@@ -97,6 +97,13 @@ function handleFailure(error) {
     app.go("#/login");
     return;
   }
+  if (error instanceof ApiError && error.status === 403 && app.user) {
+    // The person's role changed meanwhile: read it again and go to its home.
+    app.user = null;
+    history.replaceState(null, "", "#/");
+    render();
+    return;
+  }
   view.replaceChildren(element("p", { class: "form-error", role: "alert" },
     error instanceof ApiError && error.status === 404 ? error.message : app.t("failed")));
 }
@@ -107,6 +114,7 @@ function leave() {
 
 let rendering = 0;
 let announced = false;
+let shown = false; // whether a screen has been shown since the page loaded
 
 async function render() {
   const mine = ++rendering;
@@ -133,12 +141,20 @@ async function render() {
     if (mine !== rendering) return; // another screen was asked for meanwhile
     view.replaceChildren(screen);
     document.title = `${screen.querySelector("h1")?.textContent ?? ""} · PIA Lara`;
-    view.focus();
+    // After a change of screen the focus starts at the new one; on the first
+    // load it stays at the top, where the skip link is.
+    if (shown) view.focus();
+    shown = true;
   } catch (error) {
     if (mine === rendering) handleFailure(error);
   }
 }
 
+// The skip link moves the focus; it must not change the route.
+document.querySelector(".skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  view.focus();
+});
 picker.value = app.language;
 picker.addEventListener("change", () => {
   app.language = picker.value;

@@ -47,7 +47,8 @@ function pager(t, page, total, hrefFor) {
 
 function table(t, headings, rows) {
   return element("table", {},
-    element("thead", {}, element("tr", {}, headings.map((h) => element("th", { scope: "col" }, t(h))))),
+    element("thead", {}, element("tr", {}, headings.map((h) => element("th", { scope: "col" },
+      h === "actions" ? element("span", { class: "visually-hidden" }, t(h)) : t(h))))),
     element("tbody", {}, rows));
 }
 
@@ -121,7 +122,7 @@ export async function userList(app, params, search) {
       cell(t("technician"), user.role === "client" ? names.get(user.technician_id) ?? "" : ""),
       confirming?.id === user._id ? confirming.box : actions(user)));
     results.replaceChildren(
-      rows.length ? table(t, ["name", "email", "role", "technician", ""], rows)
+      rows.length ? table(t, ["name", "email", "role", "technician", "actions"], rows)
         : element("p", {}, t("noResults")),
       pager(t, page, listed.total_results, hrefFor));
   }
@@ -218,7 +219,7 @@ export async function clientList(app) {
       element("td", { class: "actions", "data-label": "" },
         element("a", { href: `#/clients/${c._id}` }, t("edit")))));
     results.replaceChildren(rows.length
-      ? table(t, ["name", "sex", "age", "pathology", ""], rows)
+      ? table(t, ["name", "sex", "age", "pathology", "actions"], rows)
       : element("p", {}, t("noResults")));
   }
   await refresh();
