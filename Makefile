@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run dev test test-pymongo test-browser lint api-fuzz check seed clean
+.PHONY: run dev test test-pymongo test-browser screenshots lint api-fuzz check seed clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "python3.13 not found (install it or set PYTHON=)"; exit 1; }
@@ -33,6 +33,10 @@ test: $(STAMP)
 ## The web interface in real Chromium (Debian's package: apt-get install -y chromium)
 test-browser: $(STAMP)
 	$(BIN)/python -m pytest -m browser tests/browser $(PYTEST_ARGS)
+
+## Photograph the web interface (desktop and phone) into docs/images/
+screenshots: $(STAMP)
+	$(BIN)/python docs/screenshots.py
 
 ## The suite on PyMongo's AsyncMongoClient instead of Motor
 test-pymongo: $(STAMP)

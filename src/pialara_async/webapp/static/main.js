@@ -143,7 +143,10 @@ async function render() {
     document.title = `${screen.querySelector("h1")?.textContent ?? ""} · PIA Lara`;
     // After a change of screen the focus starts at the new one; on the first
     // load it stays at the top, where the skip link is.
-    if (shown) view.focus();
+    if (shown) {
+      window.scrollTo(0, 0);
+      view.focus({ preventScroll: true });
+    }
     shown = true;
   } catch (error) {
     if (mine === rendering) handleFailure(error);

@@ -153,7 +153,7 @@ function userForm(app, { user, heading, technicians, admin }) {
       { required: true }) : null,
     admin ? choice("technician_id", t("technician"), technicianOptions, user.technician_id) : null,
     element("fieldset", { class: "client-only" },
-      element("legend", {}, t("client")), profileFields(t, user.profile)),
+      element("legend", {}, t("clientProfile")), profileFields(t, user.profile)),
     formStatus(),
     element("div", { class: "buttons" },
       element("button", { type: "submit" }, t("save")),
