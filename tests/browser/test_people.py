@@ -222,3 +222,24 @@ async def test_an_administrator_demoted_meanwhile_is_taken_to_a_technicians_scre
     # The live feed takes the users topic away; the page reads the role again.
     await expect(page.get_by_role("heading", name="Mis clientes")).to_be_visible()
     await expect(page.get_by_role("link", name="Usuarios")).to_have_count(0)
+
+
+async def test_an_english_browser_gets_english_screens_and_refusals(
+    new_page: Any, client: TestClient, admin: Account, technician: Account,
+    client_account: Account,
+) -> None:
+    page = await new_page(locale="en-US")
+    await page.goto(str(client.make_url("/app/")))
+    await page.get_by_label("E-mail").fill(admin.email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    row = page.locator(f"#user-{technician.id}")
+    await expect(row.get_by_role("cell").nth(2)).to_have_text("Technician")
+    await row.get_by_role("button", name="Delete").click()
+    await row.get_by_role("button", name="Yes, delete").click()
+    await expect(row.get_by_role("alert")).to_have_text(
+        "This technician still has clients: assign them to another technician first.")
+    await page.get_by_label("Language").select_option("es")  # and back, in place
+    await expect(page.get_by_role("heading", name="Usuarios")).to_be_visible()
+    await expect(row.get_by_role("cell").nth(2)).to_have_text("Técnico")

@@ -33,10 +33,17 @@ export async function search(app, params, search) {
   const [found, genres] = await Promise.all([call("GET", path), genreNames]);
 
   const form = element("form", { role: "search", class: "filters" },
+    field("terms", t("searchTerms"), { type: "search", value: terms }),
     choice("by", t("searchBy"), Object.entries(KINDS).map(([kind, key]) => [kind, t(key)]), by),
-    field("terms", t("searchTerms"), { type: "search", value: terms, list: "genre-names" }),
     element("datalist", { id: "genre-names" }, genres.map((g) => element("option", { value: g }))),
     element("button", { type: "submit" }, t("search")));
+  // The genres as suggestions, when searching by genre.
+  const suggest = () => {
+    if (form.elements.by.value === "genre") form.elements.terms.setAttribute("list", "genre-names");
+    else form.elements.terms.removeAttribute("list");
+  };
+  form.elements.by.addEventListener("change", suggest);
+  suggest();
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const chosen = formValues(form);
