@@ -128,6 +128,8 @@ async def test_an_administrator_searches_filters_and_pages_the_users(
     await db.users.insert_many([
         {"name": f"Persona {n:02d}", "email": f"persona{n:02d}@pialara.example",
          "password": "not a login", "role": "technician"} for n in range(25)])
+    sockets: list[Any] = []
+    page.on("websocket", lambda socket: sockets.append(socket))
     await sign_in(page, client, admin.email, PASSWORD)
     await expect(page.locator(".page-status")).to_have_text("Página 1 de 2 · 26 resultados")
     await page.get_by_label("Rol").select_option("technician")
@@ -144,6 +146,8 @@ async def test_an_administrator_searches_filters_and_pages_the_users(
     await expect(page.locator("tbody tr")).to_contain_text("persona07@pialara.example")
     await page.go_back()  # the search is in the address: back returns to page 2
     await expect(page.locator(".page-status")).to_have_text("Página 2 de 2 · 25 resultados")
+    # One websocket for the whole visit: screens change their topics on it.
+    assert len(sockets) == 1
 
 
 async def test_an_administrator_moves_a_client_to_another_technician(

@@ -1,6 +1,6 @@
-// The live feed (/api/v1/live) for the screens: one websocket per page, topics
-// subscribed by the screen on view. After a lost connection it reconnects and
-// asks for what it missed with ``since`` (the last event id seen per topic);
+// The live feed (/api/v1/live) for the screens: one websocket per page load and
+// person (closed at sign-out), topics subscribed by the screen on view. After a
+// lost connection it reconnects and asks for what it missed with ``since`` (the last event id seen per topic);
 // where that is no longer possible the server says ``reset`` and the screen
 // refetches, as it does for a topic that had seen no event yet.
 import { token } from "/app/api.js";
@@ -30,10 +30,11 @@ export class LiveFeed {
 
   unfollow(topic) {
     if (!this.topics.delete(topic)) return;
+    // The socket stays open for the next screen: changing screens costs no
+    // new connection (connections per address have a budget).
     if (this.socket?.readyState === WebSocket.OPEN) {
       this.socket.send(JSON.stringify({ action: "unsubscribe", topic }));
     }
-    if (this.topics.size === 0) this.close();
   }
 
   close() {
@@ -81,7 +82,7 @@ export class LiveFeed {
 
   #receive(message) {
     const entry = this.topics.get(message.topic);
-    if (!entry) return;
+    if (!entry || message.type === "unsubscribed") return; // an earlier screen's
     if (message.type === "subscribed") {
       this.failures = 0;
       if (this.status !== "open") this.#setStatus("open");
