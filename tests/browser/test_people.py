@@ -247,3 +247,13 @@ async def test_an_english_browser_gets_english_screens_and_refusals(
     await page.get_by_label("Language").select_option("es")  # and back, in place
     await expect(page.get_by_role("heading", name="Usuarios")).to_be_visible()
     await expect(row.get_by_role("cell").nth(2)).to_have_text("Técnico")
+
+
+async def test_a_technician_opening_someone_elses_client_is_told_it_is_not_theirs(
+    page: Page, client: TestClient, other_technician: Account, client_account: Account,
+) -> None:
+    await sign_in(page, client, other_technician.email, PASSWORD)
+    await expect(page.get_by_role("heading", name="Mis clientes")).to_be_visible()
+    await page.goto(str(client.make_url(f"/app/#/clients/{client_account.id}")))
+    await expect(page.get_by_role("alert")).to_have_text("No existe, o no puedes verlo.")
+    await expect(page.get_by_label("Patología")).to_have_count(0)

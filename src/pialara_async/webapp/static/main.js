@@ -105,7 +105,7 @@ function handleFailure(error) {
     return;
   }
   view.replaceChildren(element("p", { class: "form-error", role: "alert" },
-    error instanceof ApiError && error.status === 404 ? error.message : app.t("failed")));
+    app.t(error instanceof ApiError && error.status === 404 ? "notFound" : "failed")));
 }
 
 function leave() {
