@@ -3,12 +3,14 @@ language, a phone's width."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Page, expect
 
+from pialara_async.webapp import STATIC
 from tests.accounts import PASSWORD, Account
 from tests.browser.people import sign_in, try_sign_in
 
@@ -131,3 +133,19 @@ async def test_signing_in_with_the_keyboard_alone(
     await page.keyboard.type(PASSWORD)
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", name="Mis clientes")).to_be_visible()
+
+
+async def test_every_word_the_screens_use_exists_in_both_languages(
+    page: Page, client: TestClient,
+) -> None:
+    await page.goto(str(client.make_url("/app/")))
+    spanish, english = await page.evaluate(
+        "import('/app/i18n.js')"
+        ".then(m => [Object.keys(m.MESSAGES.es), Object.keys(m.MESSAGES.en)])")
+    assert sorted(spanish) == sorted(english)
+    used = {"admin", "technician", "client", "female", "male", "other",  # named by data
+            "refused.technician_has_clients", "refused.last_admin"}  # by the API's codes
+    used |= set(re.findall(r'data-t="(\w+)"', (STATIC / "index.html").read_text()))
+    for module in STATIC.glob("*.js"):
+        used |= set(re.findall(r'\bt\("([\w.]+)"', module.read_text()))
+    assert used - set(spanish) == set()
