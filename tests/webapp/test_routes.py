@@ -42,3 +42,14 @@ async def test_nothing_outside_the_folder_is_served(client: TestClient) -> None:
                  "/app/nothing.js"):
         response = await client.get(path)
         assert response.status == 404, path
+
+
+async def test_the_page_loads_only_its_own_files(client: TestClient) -> None:
+    page = await client.get("/app/")
+    policy = dict(part.strip().split(" ", 1)
+                  for part in page.headers["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == "'self'"
+    assert policy["connect-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"

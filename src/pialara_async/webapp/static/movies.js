@@ -59,7 +59,7 @@ export async function search(app, params, search) {
         .filter(Boolean).join(" · "))));
   return element("section", {},
     element("h1", {}, t("movies")), form,
-    element("div", { id: "movie-results", "aria-live": "polite" },
+    element("div", { id: "movie-results" },
       items.length ? element("ul", { class: "movies" }, items) : element("p", {}, t("noResults")),
       element("nav", { class: "pager", "aria-label": t("page", { page: page + 1, pages }) },
         page > 0 ? element("a", { href: hrefFor(page - 1), rel: "prev" }, t("previous")) : null,
@@ -74,7 +74,7 @@ export async function movie(app, [id]) {
   let comments = details.comments || [];
   let editing = null; // { id, node }: an open edit survives live refreshes
 
-  const list = element("ol", { id: "comments", class: "comments", "aria-live": "polite" });
+  const list = element("ol", { id: "comments", class: "comments" });
   const status = element("span", { class: "live-status", role: "status" });
   app.liveStatus((state) => {
     status.textContent = state === "open" ? t("live") : state === "reconnecting" ? t("reconnecting") : "";

@@ -75,7 +75,7 @@ export async function userList(app, params, search) {
     app.go(`#/users${query({ q: values.q.trim(), role: values.role })}`);
   });
 
-  const results = element("div", { id: "user-results", "aria-live": "polite" });
+  const results = element("div", { id: "user-results" });
   let confirming = null; // the row whose delete is being confirmed or was refused: kept across refreshes
 
   function actions(user) {
@@ -208,7 +208,7 @@ export async function editUser(app, [id]) {
 
 export async function clientList(app) {
   const { t } = app;
-  const results = element("div", { id: "client-results", "aria-live": "polite" });
+  const results = element("div", { id: "client-results" });
   async function refresh() {
     const { clients } = await call("GET", "/users/me/clients");
     const rows = clients.map((c) => element("tr", { id: `client-${c._id}` },
