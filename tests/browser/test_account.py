@@ -12,7 +12,7 @@ from playwright.async_api import Page, expect
 
 from pialara_async.webapp import STATIC
 from tests.accounts import PASSWORD, Account
-from tests.browser.people import sign_in, try_sign_in
+from tests.browser.signing_in import sign_in, try_sign_in
 
 pytestmark = pytest.mark.browser
 

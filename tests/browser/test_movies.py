@@ -15,7 +15,7 @@ from bson import ObjectId
 from playwright.async_api import Page, WebSocketRoute, expect
 
 from tests.accounts import PASSWORD, Account
-from tests.browser.people import sign_in
+from tests.browser.signing_in import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -142,6 +142,7 @@ class LiveLink:
         self.sent: list[dict[str, Any]] = []  # by the page
         self.received: list[dict[str, Any]] = []  # from the server
         self.deliver = True
+        self.arrived = asyncio.Event()
 
     def handle(self, page_side: WebSocketRoute) -> None:
         server = page_side.connect_to_server()
@@ -153,6 +154,7 @@ class LiveLink:
 
         def to_page(message: str | bytes) -> None:
             self.received.append(json.loads(message))
+            self.arrived.set()
             if self.deliver:
                 page_side.send(message)
 
@@ -160,12 +162,21 @@ class LiveLink:
         server.on_message(to_page)
 
     async def seen(self, predicate: Any) -> dict[str, Any]:
-        for _ in range(300):
+        """The latest message from the server that matches, once it has come."""
+        while True:
+            self.arrived.clear()
             found = [m for m in self.received if predicate(m)]
             if found:
                 return found[-1]
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"the server sent no such message: {self.received}")
+            await asyncio.wait_for(self.arrived.wait(), 15)
+
+
+@pytest.fixture
+async def link(page: Page) -> LiveLink:
+    """The page's live websocket, passed through the test."""
+    passed = LiveLink()
+    await page.route_web_socket(re.compile(r".*/api/v1/live$"), passed.handle)
+    return passed
 
 
 async def post_comment(client: TestClient, account: Account, movie: ObjectId, text: str) -> None:
@@ -175,10 +186,8 @@ async def post_comment(client: TestClient, account: Account, movie: ObjectId, te
 
 
 async def test_after_a_lost_connection_the_page_catches_up_with_since(
-    page: Page, client: TestClient, technician: Account, movie: ObjectId,
+    page: Page, client: TestClient, technician: Account, movie: ObjectId, link: LiveLink,
 ) -> None:
-    link = LiveLink()
-    await page.route_web_socket(re.compile(r".*/api/v1/live$"), link.handle)
     await open_movie(page, client, movie)
     await post_comment(client, technician, movie, "Primero")
     await expect(page.locator("#comments")).to_contain_text("Primero")
@@ -200,10 +209,8 @@ async def test_after_a_lost_connection_the_page_catches_up_with_since(
 
 
 async def test_on_reset_the_page_refetches(
-    page: Page, client: TestClient, technician: Account, movie: ObjectId,
+    page: Page, client: TestClient, technician: Account, movie: ObjectId, link: LiveLink,
 ) -> None:
-    link = LiveLink()
-    await page.route_web_socket(re.compile(r".*/api/v1/live$"), link.handle)
     await open_movie(page, client, movie)
     link.deliver = False
     await post_comment(client, technician, movie, "Sin aviso")

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Page, expect
 
 from tests.accounts import PASSWORD, Account
-from tests.browser.people import sign_in
+from tests.browser.signing_in import sign_in
 
 pytestmark = pytest.mark.browser
 

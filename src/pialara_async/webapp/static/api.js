@@ -23,8 +23,13 @@ export async function call(method, path, body) {
   return data;
 }
 
+// Whether a value is set: not absent, null or empty.
+export function present(value) {
+  return value !== undefined && value !== null && value !== "";
+}
+
 // A query string of the values that are set.
 export function query(values) {
-  const present = Object.entries(values).filter(([, value]) => value !== "" && value != null);
-  return present.length ? `?${new URLSearchParams(present)}` : "";
+  const set = Object.entries(values).filter(([, value]) => present(value));
+  return set.length ? `?${new URLSearchParams(set)}` : "";
 }

@@ -79,6 +79,16 @@ export function refusalText(error, t) {
   return t("failed");
 }
 
+// "Página 2 de 3 · 45 resultados", with links to the pages either side.
+export function pager(t, page, total, perPage, hrefFor) {
+  const pages = Math.max(1, Math.ceil(total / perPage));
+  const where = t("page", { page: page + 1, pages });
+  return element("nav", { class: "pager", "aria-label": where },
+    page > 0 ? element("a", { href: hrefFor(page - 1), rel: "prev" }, t("previous")) : null,
+    element("span", { class: "page-status" }, `${where} · ${t("results", { count: total })}`),
+    page + 1 < pages ? element("a", { href: hrefFor(page + 1), rel: "next" }, t("next")) : null);
+}
+
 export function formValues(form) {
   return Object.fromEntries(new FormData(form));
 }

@@ -1,11 +1,15 @@
 // The live feed (/api/v1/live) for the screens: one websocket per page load and
 // person (closed at sign-out), topics subscribed by the screen on view. After a
-// lost connection it reconnects and asks for what it missed with ``since`` (the last event id seen per topic);
-// where that is no longer possible the server says ``reset`` and the screen
-// refetches, as it does for a topic that had seen no event yet.
+// lost connection it reconnects and asks for what it missed with ``since`` (the
+// last event id seen per topic); where that is no longer possible the server
+// says ``reset`` and the screen refetches, as it does for a topic that had seen
+// no event yet.
 import { token } from "/app/api.js";
 
 const RETRY_SECONDS = [0.25, 0.5, 1, 2, 4];
+// How long a screen waits for its subscription before fetching anyway (the
+// feed may be down; the page still shows, and refetches once subscribed).
+const READY_WAIT_MS = 2000;
 
 export class LiveFeed {
   constructor() {
@@ -18,14 +22,18 @@ export class LiveFeed {
   }
 
   // Follow ``topic``: ``onEvent(event)`` for each change, ``onReset()`` when the
-  // screen must refetch. ``onReady()`` once subscribed (fetch after it, so no
-  // change falls between the fetch and the subscription). Returns the way out.
-  follow(topic, { onEvent, onReset, onReady = () => {} }) {
-    const entry = { onEvent, onReset, onReady, lastId: null, subscribed: false };
+  // screen must refetch. ``settled`` resolves once subscribed: a screen fetches
+  // after it, once, and no change falls between its fetch and the subscription.
+  follow(topic, { onEvent, onReset }) {
+    const entry = { onEvent, onReset, lastId: null, waiting: true };
+    const settled = new Promise((resolve) => {
+      entry.settle = () => { entry.waiting = false; resolve(); };
+    });
+    setTimeout(entry.settle, READY_WAIT_MS);
     this.topics.set(topic, entry);
     if (this.socket?.readyState === WebSocket.OPEN) this.#subscribe(topic, entry);
     else this.#open();
-    return () => this.unfollow(topic);
+    return { settled, leave: () => this.unfollow(topic) };
   }
 
   unfollow(topic) {
@@ -86,10 +94,14 @@ export class LiveFeed {
     if (message.type === "subscribed") {
       this.failures = 0;
       if (this.status !== "open") this.#setStatus("open");
-      if (!entry.subscribed) entry.onReady();
-      // Back after a cut with no event id to resume from: what changed meanwhile is unknown.
+      if (entry.waiting) entry.settle();
+      // Subscribed late, or back after a cut with no event id to resume from:
+      // what changed meanwhile is unknown.
       else if (!entry.lastId) entry.onReset();
-      entry.subscribed = true;
+      return;
+    }
+    if (message.type === "error" && entry.waiting) {
+      entry.settle(); // refused: the screen fetches and shows what the API answers
       return;
     }
     if (message.type === "revoked" || message.type === "error") {

@@ -48,9 +48,12 @@ const app = {
     app.user = (await call("GET", "/users/me")).user;
     app.go(HOME[app.user.role] || "#/profile");
   },
-  // The screen follows a live topic until another screen opens.
+  // The screen follows a live topic until another screen opens; it fetches
+  // once the returned promise resolves (subscribed).
   follow(topic, refresh, onEvent = refresh) {
-    app.leaving.push(app.live.follow(topic, { onEvent, onReset: refresh, onReady: refresh }));
+    const { settled, leave } = app.live.follow(topic, { onEvent, onReset: refresh });
+    app.leaving.push(leave);
+    return settled;
   },
   liveStatus(show) {
     app.live.onStatus = show;

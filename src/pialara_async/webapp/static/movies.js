@@ -1,16 +1,17 @@
 // Movies: search by title text, cast or genre with paging; a movie page whose
 // comments follow the live feed ("movie:{id}:comments"), where a signed-in
 // person posts, edits and deletes their own.
-import { call, query } from "/app/api.js";
+import { call, present, query } from "/app/api.js";
 import {
-  choice, clearErrors, element, field, formStatus, formValues, refusalText, showErrors, textarea,
+  choice, clearErrors, element, field, formStatus, formValues, pager, refusalText, showErrors,
+  textarea,
 } from "/app/dom.js";
 
 const KINDS = { text: "byText", cast: "byCast", genre: "byGenre" };
 let genreNames = null; // fetched once per page load
 
 function when(value, render) {
-  return value === undefined || value === null || value === "" ? null : render(value);
+  return present(value) ? render(value) : null;
 }
 
 // The API's "YYYY-MM-DD HH:MM:SS" (UTC) in the reader's language.
@@ -51,7 +52,6 @@ export async function search(app, params, search) {
   });
 
   const hrefFor = (n) => `#/movies${query({ by: by === "text" ? "" : by, terms, page: n || "" })}`;
-  const pages = Math.max(1, Math.ceil(found.total_results / found.entries_per_page));
   const items = found.movies.map((movie) => element("li", { class: "card" },
     element("a", { href: `#/movies/${movie._id}` }, element("strong", {}, movie.title)),
     element("span", { class: "meta" },
@@ -61,17 +61,13 @@ export async function search(app, params, search) {
     element("h1", {}, t("movies")), form,
     element("div", { id: "movie-results" },
       items.length ? element("ul", { class: "movies" }, items) : element("p", {}, t("noResults")),
-      element("nav", { class: "pager", "aria-label": t("page", { page: page + 1, pages }) },
-        page > 0 ? element("a", { href: hrefFor(page - 1), rel: "prev" }, t("previous")) : null,
-        element("span", { class: "page-status" },
-          `${t("page", { page: page + 1, pages })} · ${t("results", { count: found.total_results })}`),
-        page + 1 < pages ? element("a", { href: hrefFor(page + 1), rel: "next" }, t("next")) : null)));
+      pager(t, page, found.total_results, found.entries_per_page, hrefFor)));
 }
 
 export async function movie(app, [id]) {
   const { t } = app;
-  const { movie: details } = await call("GET", `/movies/id/${id}`);
-  let comments = details.comments || [];
+  let comments = [];
+  let early = []; // events that came while the page was loading: applied after it
   let editing = null; // { id, node }: an open edit survives live refreshes
 
   const list = element("ol", { id: "comments", class: "comments" });
@@ -141,6 +137,7 @@ export async function movie(app, [id]) {
 
   // A change applied where it happened; without its document, refetch.
   function apply(event) {
+    if (early) { early.push(event); return; }
     const others = comments.filter((c) => c._id !== event.doc_id);
     if (event.op === "delete") {
       comments = others;
@@ -154,8 +151,14 @@ export async function movie(app, [id]) {
     show();
   }
 
+  await app.follow(`movie:${id}:comments`, () => refetch().catch(app.failed), apply);
+  const { movie: details } = await call("GET", `/movies/id/${id}`);
+  comments = details.comments || [];
+  // In order, by id: the last event for a comment is its latest state.
+  const arrived = early;
+  early = null;
+  arrived.forEach(apply);
   show();
-  app.follow(`movie:${id}:comments`, () => refetch().catch(app.failed), apply);
 
   let composer;
   if (app.user) {
@@ -181,7 +184,7 @@ export async function movie(app, [id]) {
     ["year", details.year], ["genres", (details.genres || []).join(", ")],
     ["directors", (details.directors || []).join(", ")], ["cast", (details.cast || []).join(", ")],
     ["runtime", when(details.runtime, (n) => t("minutes", { n }))], ["rating", details.imdb?.rating],
-  ].filter(([, value]) => value !== undefined && value !== null && value !== "");
+  ].filter(([, value]) => present(value));
   return element("article", {},
     element("p", {}, element("a", { href: "#/movies" }, t("movies"))),
     element("h1", {}, details.title),

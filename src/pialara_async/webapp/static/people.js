@@ -2,7 +2,8 @@
 // follow the live feed ("users", "clients") and change in place.
 import { call, query } from "/app/api.js";
 import {
-  choice, clearErrors, dateOnly, element, field, formStatus, formValues, refusalText, showErrors,
+  choice, clearErrors, dateOnly, element, field, formStatus, formValues, pager, refusalText,
+  showErrors,
 } from "/app/dom.js";
 
 const ROLES = ["admin", "technician", "client"];
@@ -36,20 +37,17 @@ function debounced(refresh, milliseconds = 100) {
   };
 }
 
-function pager(t, page, total, hrefFor) {
-  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
-  return element("nav", { class: "pager", "aria-label": t("page", { page: page + 1, pages }) },
-    page > 0 ? element("a", { href: hrefFor(page - 1), rel: "prev" }, t("previous")) : null,
-    element("span", { class: "page-status" },
-      `${t("page", { page: page + 1, pages })} · ${t("results", { count: total })}`),
-    page + 1 < pages ? element("a", { href: hrefFor(page + 1), rel: "next" }, t("next")) : null);
-}
-
 function table(t, headings, rows) {
   return element("table", {},
     element("thead", {}, element("tr", {}, headings.map((h) => element("th", { scope: "col" },
       h === "actions" ? element("span", { class: "visually-hidden" }, t(h)) : t(h))))),
     element("tbody", {}, rows));
+}
+
+// A list's title with the link that adds to it.
+function listHeading(title, newHref, newLabel) {
+  return element("div", { class: "heading" },
+    element("h1", {}, title), element("a", { href: newHref, class: "button" }, newLabel));
 }
 
 function cell(label, ...content) {
@@ -124,15 +122,12 @@ export async function userList(app, params, search) {
     results.replaceChildren(
       rows.length ? table(t, ["name", "email", "role", "technician", "actions"], rows)
         : element("p", {}, t("noResults")),
-      pager(t, page, listed.total_results, hrefFor));
+      pager(t, page, listed.total_results, PAGE_SIZE, hrefFor));
   }
 
+  await app.follow("users", debounced(() => refresh().catch(app.failed)));
   await refresh();
-  app.follow("users", debounced(() => refresh().catch(app.failed)));
-  return element("section", {},
-    element("div", { class: "heading" },
-      element("h1", {}, t("users")),
-      element("a", { href: "#/users/new", class: "button" }, t("newUser"))),
+  return element("section", {}, listHeading(t("users"), "#/users/new", t("newUser")),
     filters, results);
 }
 
@@ -222,12 +217,9 @@ export async function clientList(app) {
       ? table(t, ["name", "sex", "age", "pathology", "actions"], rows)
       : element("p", {}, t("noResults")));
   }
+  await app.follow("clients", debounced(() => refresh().catch(app.failed)));
   await refresh();
-  app.follow("clients", debounced(() => refresh().catch(app.failed)));
-  return element("section", {},
-    element("div", { class: "heading" },
-      element("h1", {}, t("myClients")),
-      element("a", { href: "#/clients/new", class: "button" }, t("newClient"))),
+  return element("section", {}, listHeading(t("myClients"), "#/clients/new", t("newClient")),
     results);
 }
 
