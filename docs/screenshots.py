@@ -55,8 +55,8 @@ async def api(session: aiohttp.ClientSession, method: str, path: str, token: str
         return await response.json()
 
 
-async def prepare(base: str, accounts: dict[str, tuple[str, str]]) -> tuple[str, dict[str, str]]:
-    """Clients for the technician and comments on a movie; that movie's id and the tokens."""
+async def prepare(base: str, accounts: dict[str, tuple[str, str]]) -> str:
+    """Clients for the technician and comments on a movie; that movie's id."""
     async with aiohttp.ClientSession(base) as session:
         tokens = {}
         for role, (email, password) in accounts.items():
@@ -73,7 +73,7 @@ async def prepare(base: str, accounts: dict[str, tuple[str, str]]) -> tuple[str,
                            ("client", "Me gustó mucho la música.")]:
             await api(session, "POST", "/api/v1/movies/comment", tokens[role],
                       movie_id=movie, comment=text)
-        return movie, tokens
+        return movie
 
 
 async def sign_in(page: Page, base: str, email: str, password: str) -> None:
@@ -145,7 +145,7 @@ async def main() -> None:
                     except aiohttp.ClientError:
                         pass
                     await asyncio.sleep(0.1)
-            movie, _ = await prepare(base, accounts)
+            movie = await prepare(base, accounts)
             for path in await photograph(base, accounts, movie):
                 print(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
         finally:
