@@ -19,8 +19,8 @@ import signal
 import socket
 import sys
 
+from pialara_async.background.supervisor import running, stop
 from pialara_async.db.client import embedded_process, keep_running
-from pialara_async.services.supervisor import running, stop
 from pialara_async.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -74,9 +74,10 @@ MIGRATIONS: dict[str, tuple[str, Callable[[Any, str], UpdateOne | None]]] = {
 
 
 def _get(document: dict[str, Any], path: str) -> Any:
+    value: Any = document
     for part in path.split("."):
-        document = document.get(part) if isinstance(document, dict) else None
-    return document
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 async def run_migration(

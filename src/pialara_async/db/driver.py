@@ -126,7 +126,8 @@ async def run_transaction(
                     return result
                 except PyMongoError as exc:
                     if exc.has_error_label("UnknownTransactionCommitResult") and \
-                            time.monotonic() < deadline and exc.code != MAX_TIME_EXPIRED:
+                            time.monotonic() < deadline and \
+                            getattr(exc, "code", None) != MAX_TIME_EXPIRED:
                         continue
                     if _transient(exc) and time.monotonic() < deadline:
                         break

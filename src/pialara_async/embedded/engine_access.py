@@ -38,11 +38,11 @@ class EngineAccess:
     def busy(self) -> bool:
         return self._exclusive or self._shared > 0
 
-    async def _wait(self, predicate: object, limit: float | None,
+    async def _wait(self, predicate: Callable[[], bool], limit: float | None,
                     error: CommandError) -> None:
         try:
             async with asyncio.timeout(limit):
-                await self._changed.wait_for(predicate)  # type: ignore[arg-type]
+                await self._changed.wait_for(predicate)
         except TimeoutError:
             raise error from None
 

@@ -347,7 +347,7 @@ def _clear_broken_history(self: Any) -> None:
 
 
 # Fix 8.
-_comparison_matches = _filtering_matching.FilteringMatchingMixin._comparison_matches_candidate
+_comparison_matches: Any = _filtering_matching.FilteringMatchingMixin._comparison_matches_candidate
 _translate_comparison = sqlite_query._translate_comparison
 
 
@@ -542,40 +542,48 @@ def _start_transaction_holding_the_write_lock(self: Any, session: Any) -> None:
         self.sync_session_state(session, transaction_active=True)
 
 
+def _replacements() -> list[tuple[Any, str, Any]]:
+    """Every attribute of mongoeco this module replaces: (owner, name, replacement)."""
+    return [
+        (EngineSpiAdapter, "_deliver_committed_change", staticmethod(_deliver_committed_change)),
+        (SQLiteEngine, "_validate_document_against_unique_indexes",
+         _validate_unique_without_scan),
+        (sqlite_engine_module, "_sqlite_register_consumer", _register_consumer_within_outbox),
+        (SQLiteSessionRuntime, "rollback_write", _rollback_write_whatever_the_session),
+        (SQLiteEngine, "_merge_document_sync", _merge_document_without_id_scan),
+        (SQLiteEngine, "_load_existing_document_for_storage_key",
+         _load_existing_document_noting_a_miss),
+        (SQLiteEngine, "_load_documents", _load_documents_unless_skipped),
+        (_Hub, "_append_journal_event_locked", _append_journal_event_once),
+        (_Hub, "_persist_locked", _persist_from_kept_json),
+        (_Hub, "_prune_locked", _prune_a_quarter_at_a_time),
+        (_Hub, "_load_degraded_marker", _clear_broken_history),
+        (_filtering_matching.FilteringMatchingMixin, "_comparison_matches_candidate",
+         classmethod(_comparison_within_bracket)),
+        (sqlite_query, "_translate_comparison", _translate_comparison_within_bracket),
+        (sqlite_query, "_translate_membership", _translate_membership_in_groups),
+        (SQLiteEngine, "dispatch_committed_changes", _dispatch_without_a_thread),
+        (_collection_reads, "resolve_distinct_candidates", _distinct_values_present),
+        (_async_collection, "_resolve_distinct_candidates", _distinct_values_present),
+        (_read_commands.DatabaseAdminReadCommandService, "execute_distinct_command",
+         _execute_distinct_command),
+        (_sqlite_fast_paths, "select_first_document_for_plan", _select_first_by_id),
+        (_sqlite_read_fast_path_runtime, "_sqlite_select_first_document_for_plan",
+         _select_first_by_id),
+        (_sqlite_outbox, "compact_change_outbox", _compact_delivered_changes),
+        (sqlite_engine_module, "_sqlite_compact_change_outbox", _compact_delivered_changes),
+        (SQLiteSessionRuntime, "start_session_transaction",
+         _start_transaction_holding_the_write_lock),
+        (_async_collection.AsyncCollection, "drop", _drop_announced),
+        (_async_client.AsyncMongoClient, "drop_database", _drop_database_announced),
+    ]
+
+
 def install() -> None:
+    """Put every replacement in place, once per process (setattr: these are
+    deliberate rebindings of another package's attributes)."""
     global _installed
     if not _installed:
-        EngineSpiAdapter._deliver_committed_change = staticmethod(_deliver_committed_change)
-        SQLiteEngine._validate_document_against_unique_indexes = _validate_unique_without_scan
-        sqlite_engine_module._sqlite_register_consumer = _register_consumer_within_outbox
-        SQLiteSessionRuntime.rollback_write = _rollback_write_whatever_the_session
-        SQLiteEngine._merge_document_sync = _merge_document_without_id_scan
-        SQLiteEngine._load_existing_document_for_storage_key = (
-            _load_existing_document_noting_a_miss
-        )
-        SQLiteEngine._load_documents = _load_documents_unless_skipped
-        if not getattr(_Hub, "_pialara_fixed", False):
-            _Hub._append_journal_event_locked = _append_journal_event_once
-            _Hub._persist_locked = _persist_from_kept_json
-            _Hub._prune_locked = _prune_a_quarter_at_a_time
-            _Hub._load_degraded_marker = _clear_broken_history
-            _Hub._pialara_fixed = True
-        _filtering_matching.FilteringMatchingMixin._comparison_matches_candidate = \
-            classmethod(_comparison_within_bracket)
-        sqlite_query._translate_comparison = _translate_comparison_within_bracket
-        sqlite_query._translate_membership = _translate_membership_in_groups
-        SQLiteEngine.dispatch_committed_changes = _dispatch_without_a_thread
-        _collection_reads.resolve_distinct_candidates = _distinct_values_present
-        _async_collection._resolve_distinct_candidates = _distinct_values_present
-        _read_commands.DatabaseAdminReadCommandService.execute_distinct_command = \
-            _execute_distinct_command
-        _sqlite_fast_paths.select_first_document_for_plan = _select_first_by_id
-        _sqlite_read_fast_path_runtime._sqlite_select_first_document_for_plan = \
-            _select_first_by_id
-        _sqlite_outbox.compact_change_outbox = _compact_delivered_changes
-        sqlite_engine_module._sqlite_compact_change_outbox = _compact_delivered_changes
-        SQLiteSessionRuntime.start_session_transaction = \
-            _start_transaction_holding_the_write_lock
-        _async_collection.AsyncCollection.drop = _drop_announced
-        _async_client.AsyncMongoClient.drop_database = _drop_database_announced
+        for owner, name, replacement in _replacements():
+            setattr(owner, name, replacement)
         _installed = True

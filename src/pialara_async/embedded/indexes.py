@@ -457,8 +457,9 @@ def install() -> None:
     _append_committed = ChangeStreamHub._append_committed_event_locked
 
     def append_and_tell(hub: Any, event: Any) -> None:
-        _append_committed(hub, event)  # type: ignore[misc]
+        _append_committed(hub, event)
         for listener in hub.__dict__.get("_pialara_listeners", ()):
             listener(event)
 
-    ChangeStreamHub._append_committed_event_locked = append_and_tell
+    # A deliberate rebinding of mongoeco's method (see engine_fixes.install).
+    setattr(ChangeStreamHub, "_append_committed_event_locked", append_and_tell)  # noqa: B010

@@ -80,7 +80,9 @@ async def run(aggregate: Aggregate, db_name: str, collection: str, pipeline: lis
     ``aggregate(namespace, pipeline, let)`` runs each part."""
     spec = pipeline[position]["$lookup"]
     variables: dict[str, str] = spec["let"]
-    field, variable = _equality(spec["pipeline"][0], variables)  # type: ignore[misc]
+    equality = _equality(spec["pipeline"][0], variables)
+    assert equality is not None, "plan() chose only lookups of this shape"
+    field, variable = equality
     head = await aggregate(f"{db_name}.{collection}", pipeline[:position], None)
     foreign = f"{db_name}.{spec['from']}"
     for document in head:

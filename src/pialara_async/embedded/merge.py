@@ -101,7 +101,7 @@ class BatchedMerge:
                 await collection.insert_many(new, ordered=False)
             except BulkWriteError as error:
                 # Inserted meanwhile by someone else: now a match.
-                errors = (error.details or {}).get("writeErrors", [])
+                errors = (getattr(error, "details", None) or {}).get("writeErrors", [])
                 if any(e.get("code") != 11000 for e in errors):
                     raise
                 failed = {e.get("index") for e in errors}

@@ -16,12 +16,13 @@ hints, tailable cursors...) are left to mongoeco, unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import bson
 from bson.raw_bson import RawBSONDocument
@@ -130,11 +131,11 @@ def parse_filter(query: Any) -> Predicates | None:
             elif name.startswith("$") or name in predicates.fields:
                 predicates.complete = False
             else:
-                bounds = _field_bounds(condition)
-                if bounds is None:
+                found = _field_bounds(condition)
+                if found is None:
                     predicates.complete = False
                 else:
-                    complete, bounds = bounds
+                    complete, bounds = found
                     predicates.complete &= complete
                     predicates.fields[name] = bounds
     return predicates
@@ -356,7 +357,7 @@ class Planner:
 
     async def query(self, namespace: str, query: Any, sort: Any = None, skip: int = 0,
                     limit: int = 0, *, variables: dict[str, Any] | None = None,
-                    public: bool = False) -> list[dict[str, Any]] | None:
+                    public: bool = False) -> list[Any] | None:
         """Documents matching ``query`` in ``sort`` order (internal form, or public
         when ``public``); None when no index serves the query."""
         predicates = parse_filter(query)
@@ -383,7 +384,7 @@ class Planner:
                 return self._encoded(namespace, page) if public else \
                     self._fetch(namespace, page, engine=True)
             documents = self._matches(namespace, keys, query, None, variables)
-            documents = sort_documents(documents, spec, dialect=self._dialect)
+            documents = sort_documents(documents, cast(Any, spec), dialect=self._dialect)
             documents = documents[skip:skip + limit if limit else None]
         return [encode_wire_value(d) for d in documents] if public else documents
 
@@ -403,7 +404,7 @@ class Planner:
         rows = [(key, [index.keys_of(key)[0][position] for index, position in positions])
                 for key in walk(plan)]
         for column in reversed(range(len(sort))):
-            rows.sort(key=lambda row, c=column: row[1][c], reverse=sort[column][1] == -1)
+            rows.sort(key=functools.partial(_column, column), reverse=sort[column][1] == -1)
         return [key for key, _keys in rows[:wanted]]
 
     async def count(self, namespace: str, query: Any) -> int | None:
@@ -677,3 +678,7 @@ def _count_stages(stages: list[dict[str, Any]]) -> tuple[int, int, str] | None:
             list(total) != ["$sum"] or unwrap_bson_numeric(total["$sum"]) != 1:
         return None
     return skip, limit, name
+
+
+def _column(column: int, row: tuple[str, list[Any]]) -> Any:
+    return row[1][column]

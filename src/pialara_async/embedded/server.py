@@ -337,7 +337,7 @@ class CommandLayer:
                 bypass_document_validation=bool(command.get("bypassDocumentValidation")),
             )
         except BulkWriteError as error:
-            details = error.details or {}
+            details = getattr(error, "details", None) or {}
             reply = {"n": details.get("nInserted", 0), "ok": 1.0,
                      "writeErrors": details.get("writeErrors", [])}
             return reply
@@ -372,7 +372,8 @@ class CommandLayer:
 
 def _opens_change_stream(command: dict[str, Any]) -> bool:
     pipeline = command.get("pipeline")
-    return bool(pipeline) and isinstance(pipeline[0], dict) and "$changeStream" in pipeline[0]
+    return isinstance(pipeline, list) and bool(pipeline) and isinstance(pipeline[0], dict) \
+        and "$changeStream" in pipeline[0]
 
 
 class EmbeddedServer:
@@ -444,7 +445,7 @@ class EmbeddedServer:
         database_file = self.data_dir / "mongoeco.sqlite3"
         layer = CommandLayer(proxy._executor, client, identity, proxy._cursor_store,
                              database_file)
-        proxy._executor = layer  # type: ignore[assignment]
+        proxy._executor = layer
         proxy.engine = self._engine
         proxy.handshake = layer.handshake
         self._layer, self._proxy, self._client = layer, proxy, client

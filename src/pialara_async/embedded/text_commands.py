@@ -271,7 +271,7 @@ def _sort_comparator(
                 continue
             descending = _is_meta(direction) or direction == -1
             try:
-                less = a < b  # type: ignore[operator]
+                less = a < b
             except TypeError:
                 less = a is None  # missing sorts first ascending
             return (1 if less else -1) if descending else (-1 if less else 1)

@@ -77,7 +77,8 @@ def write_conflict() -> CommandError:
 
 def _number(value: Any) -> int:
     """A txnNumber as an int (mongoeco wraps Int64 values)."""
-    return int(unwrap_bson_numeric(value))
+    number: Any = unwrap_bson_numeric(value)
+    return int(number)
 
 
 def outcome(reply: dict[str, Any]) -> dict[str, Any]:
@@ -211,9 +212,9 @@ class SessionTable:
                 else None
             if recorded is None:
                 break
-            reply = await asyncio.shield(recorded)
-            if reply is not None:
-                return reply  # the first attempt's reply; the write is not applied again
+            earlier = await asyncio.shield(recorded)
+            if earlier is not None:
+                return earlier  # the first attempt's reply; the write is not applied again
             # The first attempt did not apply: this one runs it, unless another did.
             if session.write_results.get(number) is recorded:
                 break

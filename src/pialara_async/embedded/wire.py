@@ -66,6 +66,7 @@ class LayeredProxy(AsyncMongoEcoProxyServer):
 
     engine: EngineHost
     handshake: Any  # async (context) -> reply, safe on the wire loop
+    _server: Any  # mongoeco's listening asyncio.Server, None once closed
 
     async def _dispatch_wire_request(self, header: Any, payload: bytes, *,
                                      connection: Any) -> bytes | None:
