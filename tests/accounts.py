@@ -10,8 +10,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
-from pialara_async.repositories import users
 from pialara_async.security.passwords import PasswordHashing
+from pialara_async.services.people import People
+from pialara_async.settings import Settings
 
 PASSWORD = "correct horse battery"
 
@@ -35,8 +36,8 @@ async def login(client: TestClient, email: str, password: str = PASSWORD) -> str
 
 
 @pytest.fixture
-def hashing() -> Any:
-    passwords = PasswordHashing(workers=1)
+def hashing(settings: Settings) -> Any:
+    passwords = PasswordHashing.for_settings(settings.auth, workers=1)
     yield passwords
     passwords.close()
 
@@ -47,11 +48,10 @@ def make_account(client: TestClient, db: Any, mongo_client: Any,
     async def make(email: str, *, role: Any = None,
                    technician: Account | None = None, profile: dict[str, Any] | None = None,
                    name: str = "") -> Account:
-        user = await users.create(
-            db, hashing, name=name or email.split("@")[0].title(), email=email,
-            password=PASSWORD, wtimeout_ms=2500, role=role,
-            technician_id=technician.id if technician else None, profile=profile,
-            client=mongo_client)
+        people = People(db, mongo_client, hashing, wtimeout_ms=2500)
+        user = await people.create(
+            name=name or email.split("@")[0].title(), email=email, password=PASSWORD,
+            role=role, technician_id=technician.id if technician else None, profile=profile)
         return Account(user.id, email, await login(client, email))
 
     return make

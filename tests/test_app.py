@@ -14,9 +14,11 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
 from pymongo.errors import InvalidOperation
 
-from pialara_async import keys
 from pialara_async.app import create_app
+from pialara_async.db.client import DATABASE, DB_CLIENT
 from pialara_async.embedded.process import EmbeddedProcess
+from pialara_async.live.registry import WEBSOCKETS
+from pialara_async.live.state import LIVE
 from pialara_async.settings import Settings
 from tests.conftest import make_settings
 
@@ -30,12 +32,12 @@ async def test_one_client_made_at_startup_and_closed_at_shutdown(
     app = create_app(settings)
     tasks_before = asyncio.all_tasks()
     async with TestClient(TestServer(app)) as http:
-        client = app[keys.DB_CLIENT]
-        assert app[keys.DATABASE].name == settings.mongodb.database
+        client = app[DB_CLIENT]
+        assert app[DATABASE].name == settings.mongodb.database
         assert client.options.pool_options.max_pool_size == settings.mongodb.max_pool_size
         assert (await http.get("/ready")).status == 200
     with pytest.raises(InvalidOperation):
-        await app[keys.DATABASE].command("ping")
+        await app[DATABASE].command("ping")
     await asyncio.sleep(0)  # let finished tasks be collected
     left = {task for task in asyncio.all_tasks() - tasks_before if not task.done()}
     assert left == set()
@@ -50,7 +52,7 @@ async def test_client_options_come_from_configuration(
     )
     app = create_app(tuned)
     async with TestClient(TestServer(app)):
-        client = app[keys.DB_CLIENT]
+        client = app[DB_CLIENT]
         assert client.options.pool_options.max_pool_size == 7
         assert client.write_concern.document == {"wtimeout": 1234}
         assert client.options.pool_options.metadata["application"]["name"] == "tuned"
@@ -66,7 +68,7 @@ async def test_shutdown_closes_open_websockets_with_going_away(
     async def echo(request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
-        request.config_dict[keys.WEBSOCKETS].add(socket, request)
+        request.config_dict[WEBSOCKETS].add(socket, request)
         async for _ in socket:
             pass
         return socket
@@ -76,7 +78,7 @@ async def test_shutdown_closes_open_websockets_with_going_away(
     http = TestClient(server)
     await http.start_server()
     socket = await http.ws_connect("/ws-test")
-    assert len(app[keys.WEBSOCKETS]) == 1
+    assert len(app[WEBSOCKETS]) == 1
     shutdown = asyncio.create_task(server.close())  # the server side only
     message = await socket.receive(timeout=5)
     assert message.type is WSMsgType.CLOSE
@@ -109,7 +111,7 @@ async def test_shutdown_is_bounded_whatever_the_database_does(
     settings = make_settings(tmp_path, private_server.uri, "shutdown",
                              mongodb={"server_selection_timeout_ms": 5000})
     http = await aiohttp_client(create_app(settings))
-    for runner in http.app[keys.LIVE].runners.values():
+    for runner in http.app[LIVE].runners.values():
         await asyncio.wait_for(runner.ready.wait(), 10)
     if state == "killed":
         await private_server.stop(kill=True)

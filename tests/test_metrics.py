@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 from prometheus_client.parser import text_string_to_metric_families
 
-from pialara_async import keys
+from pialara_async.live.state import LIVE
 from tests.accounts import Account
 
 
@@ -32,7 +32,7 @@ async def test_metrics_show_requests_database_loop_and_live_feed(
     client: TestClient, db: Any, technician: Account
 ) -> None:
     movie = (await db.movies.insert_one({"title": "M", "num_mflix_comments": 0})).inserted_id
-    for runner in client.app[keys.LIVE].runners.values():
+    for runner in client.app[LIVE].runners.values():
         await asyncio.wait_for(runner.ready.wait(), 10)
     ws = await client.ws_connect("/api/v1/live")
     await ws.send_json({"action": "subscribe", "topic": "comments"})

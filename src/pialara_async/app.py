@@ -8,16 +8,28 @@ from collections.abc import AsyncIterator
 import aiohttp_cors
 from aiohttp import web
 
-from pialara_async import frontend, keys, webapp
-from pialara_async.api import comments, errors, health, live, movies, openapi, user, users
+from pialara_async import frontend, webapp
+from pialara_async.api import (
+    comments,
+    health,
+    live,
+    mflix_accounts,
+    middlewares,
+    movies,
+    openapi,
+    people,
+)
+from pialara_async.api.openapi import OPENAPI
+from pialara_async.background.stats import stats_refresher_ctx
 from pialara_async.db.client import database_client_ctx, embedded_database_ctx
-from pialara_async.live.registry import WebSocketRegistry
+from pialara_async.live.registry import WEBSOCKETS, WebSocketRegistry
 from pialara_async.live.service import live_ctx
-from pialara_async.metrics import Metrics, loop_lag_ctx
-from pialara_async.security.passwords import PasswordHashing
-from pialara_async.security.rate_limits import RateLimits
-from pialara_async.services.stats import stats_refresher_ctx
-from pialara_async.settings import ConfigError, Settings, token_secret
+from pialara_async.metrics import METRICS, Metrics, loop_lag_ctx
+from pialara_async.security.passwords import PASSWORDS, PasswordHashing
+from pialara_async.security.rate_limits import RATE_LIMITS, RateLimits
+from pialara_async.security.tokens import TOKEN_SECRET
+from pialara_async.services.people import people_ctx
+from pialara_async.settings import SETTINGS, ConfigError, Settings, token_secret
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
@@ -29,8 +41,8 @@ def create_api(settings: Settings) -> web.Application:
     api.add_routes(openapi.routes)
     api.add_routes(movies.routes)
     api.add_routes(comments.routes)
-    api.add_routes(user.routes)
-    api.add_routes(users.routes)
+    api.add_routes(mflix_accounts.routes)
+    api.add_routes(people.routes)
     api.add_routes(live.routes)
     _enable_cors(api, settings.server.cors_origins)
     return api
@@ -39,8 +51,8 @@ def create_api(settings: Settings) -> web.Application:
 def _enable_cors(app: web.Application, origins: list[str]) -> None:
     options = aiohttp_cors.ResourceOptions(
         allow_credentials=False,  # bearer tokens, not cookies
-        expose_headers=(errors.REQUEST_ID_HEADER,),
-        allow_headers=("Authorization", "Content-Type", errors.REQUEST_ID_HEADER),
+        expose_headers=(middlewares.REQUEST_ID_HEADER,),
+        allow_headers=("Authorization", "Content-Type", middlewares.REQUEST_ID_HEADER),
         allow_methods=("GET", "POST", "PUT", "PATCH", "DELETE"),
         max_age=600,
     )
@@ -52,8 +64,8 @@ def _enable_cors(app: web.Application, origins: list[str]) -> None:
 
 async def passwords_ctx(app: web.Application) -> AsyncIterator[None]:
     """Password hashing's worker threads, for the application's lifetime."""
-    hashing = PasswordHashing()
-    app[keys.PASSWORDS] = hashing
+    hashing = PasswordHashing.for_settings(app[SETTINGS].auth)
+    app[PASSWORDS] = hashing
     yield
     hashing.close()
 
@@ -61,7 +73,7 @@ async def passwords_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _close_websockets(app: web.Application) -> None:
     # on_shutdown runs before the runner waits for handlers: open websockets
     # would otherwise hold shutdown until its timeout.
-    await app[keys.WEBSOCKETS].close_all()
+    await app[WEBSOCKETS].close_all()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -69,22 +81,23 @@ def create_app(settings: Settings) -> web.Application:
         log.warning("!!! auth.test_mode is ON: anyone can create an administrator with "
                     "POST /api/v1/user/make-admin. Only for the MFlix front-end's UI tests; "
                     "never in production !!!")
-    middlewares = [errors.request_id_middleware, errors.observe_middleware,
-                   errors.error_middleware]
-    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=middlewares)
-    app[keys.SETTINGS] = settings
-    app[errors.ACCESS_LOG] = settings.server.access_log
-    app[keys.METRICS] = Metrics()
-    app[keys.TOKEN_SECRET] = token_secret(settings)
-    app[keys.WEBSOCKETS] = WebSocketRegistry()
-    app[keys.RATE_LIMITS] = RateLimits(settings.limits)
-    app[keys.OPENAPI] = openapi.OpenAPIRegistry("pialara-async")
+    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[
+        middlewares.request_id_middleware, middlewares.observe_middleware,
+        middlewares.error_middleware])
+    app[SETTINGS] = settings
+    app[middlewares.ACCESS_LOG] = settings.server.access_log
+    app[METRICS] = Metrics()
+    app[TOKEN_SECRET] = token_secret(settings)
+    app[WEBSOCKETS] = WebSocketRegistry()
+    app[RATE_LIMITS] = RateLimits(settings.limits)
+    app[OPENAPI] = openapi.OpenAPIRegistry("pialara-async")
     # Order matters: the embedded server must run before the client connects,
     # and is stopped after the client is closed.
     app.cleanup_ctx.append(loop_lag_ctx)
     app.cleanup_ctx.append(passwords_ctx)
     app.cleanup_ctx.append(embedded_database_ctx)
     app.cleanup_ctx.append(database_client_ctx)
+    app.cleanup_ctx.append(people_ctx)
     app.cleanup_ctx.append(stats_refresher_ctx)
     app.cleanup_ctx.append(live_ctx)
     app.on_shutdown.append(_close_websockets)

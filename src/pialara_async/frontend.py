@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pialara_async.api.errors import not_found
+from pialara_async.refusals import NotFound
 
 INDEX = "index.html"
 # Paths that belong to the service, never to the front-end.
@@ -30,7 +30,7 @@ def routes(folder: Path) -> web.RouteTableDef:
     async def front_end(request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         if path.startswith(SERVICE_PREFIXES):
-            raise not_found()
+            raise NotFound()
         file = await asyncio.to_thread(_existing_file, root, path)
         if file is None:
             file = root / INDEX  # a client-side route: the page decides

@@ -152,7 +152,7 @@ async def measure_loop_lag(metrics: Metrics) -> None:
 
 
 async def loop_lag_ctx(app: web.Application) -> AsyncIterator[None]:
-    from pialara_async.services.supervisor import running
+    from pialara_async.background.supervisor import running
 
     async with running("event-loop-lag", lambda: measure_loop_lag(app[METRICS])):
         yield

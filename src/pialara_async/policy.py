@@ -2,17 +2,20 @@
 
 Rights come from the user record's ``role`` (read from the database on each
 request, and again while a websocket holds topics that need them), never from
-a token's claims.
+a token's claims. The rules that need the database (the last administrator, a
+technician's clients) are the people service's (``services/people.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import Any
 
-from pialara_async.repositories.users import User
+from bson import ObjectId
 
-# Topics of the live feed that need rights, and who holds them.
-TOPIC_ROLES = {"users": "admin", "clients": "technician"}
+from pialara_async.models import Role, User
+from pialara_async.refusals import Forbidden, NotFound
+
 ROLE_NAMES = {"admin": "administrators", "technician": "technicians", "client": "clients"}
 
 
@@ -39,14 +42,36 @@ def visible_users(user: User) -> dict[str, Any] | None:
 PROFILE_FIELDS = frozenset({"name", "profile"})
 
 
-def may_change(user: User, fields: set[str]) -> bool:
-    """Whether ``user`` may change these fields of a user they can see."""
-    return user.is_admin or fields <= PROFILE_FIELDS
+def change_scope(caller: User, user_id: ObjectId, fields: Set[str]) -> dict[str, Any]:
+    """The users ``caller`` may change these fields of, as a filter; refused
+    (NotFound, Forbidden) when they may change none."""
+    scope = visible_users(caller)
+    if scope is None:
+        if user_id != caller.id:
+            raise NotFound()
+        raise Forbidden("use /users/me to change your own account")
+    if not (caller.is_admin or fields <= PROFILE_FIELDS):
+        raise Forbidden("only administrators change email, role or technician")
+    return scope
 
 
-def topic_refusal(user: User | None, topic: str) -> str | None:
-    """Why ``user`` (None: anonymous) may not watch ``topic``; None when they may."""
-    role = TOPIC_ROLES.get(topic)
+def creator_technician(caller: User, role: Role, technician_id: ObjectId | None) -> (
+    ObjectId | None
+):
+    """The technician of a user ``caller`` creates: administrators create any
+    role; technicians create clients only, always their own."""
+    if caller.is_admin:
+        return technician_id
+    if role != "client":
+        raise Forbidden("technicians create clients only")
+    if technician_id not in (None, caller.id):
+        raise Forbidden("technicians create clients of their own only")
+    return caller.id
+
+
+def watch_refusal(user: User | None, role: Role | None) -> str | None:
+    """Why ``user`` (None: anonymous) may not watch a live topic reserved to
+    ``role`` (None: anyone); None when they may."""
     if role is None:
         return None
     if user is None:

@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from aiohttp import web
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -89,6 +90,9 @@ class AuthSettings(Section):
     secret_key: SecretStr = SecretStr("")
     token_ttl_minutes: int = Field(60 * 24, gt=0)
     test_mode: bool = False
+    # argon2id's cost for new password hashes (security/passwords.py).
+    argon2_memory_kib: int = Field(65536, ge=64, le=4 * 1024 * 1024)
+    argon2_time_cost: int = Field(3, ge=1, le=100)
 
     @field_validator("secret_key")
     @classmethod
@@ -256,3 +260,6 @@ def token_secret(settings: Settings) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
     return key
+
+# The validated settings, on the application.
+SETTINGS = web.AppKey("settings", Settings)

@@ -11,9 +11,10 @@ from typing import Any
 
 from aiohttp import WSMsgType
 
-from pialara_async import keys
 from pialara_async.app import create_app
-from pialara_async.repositories import users
+from pialara_async.db.client import DATABASE, EMBEDDED
+from pialara_async.live.state import LIVE
+from pialara_async.services.people import PEOPLE
 from tests.accounts import PASSWORD, login
 from tests.conftest import make_settings
 
@@ -26,14 +27,13 @@ async def test_a_killed_embedded_database_comes_back_under_load(
     settings = make_settings(tmp_path, "", "supervised",
                              mongodb={"server_selection_timeout_ms": 2000})
     http = await aiohttp_client(create_app(settings))
-    embedded = http.app[keys.EMBEDDED]
-    db = http.app[keys.DATABASE]
+    embedded = http.app[EMBEDDED]
+    db = http.app[DATABASE]
     movie = (await db.movies.insert_one({"title": "M", "num_mflix_comments": 0})).inserted_id
-    user = await users.create(db, http.app[keys.PASSWORDS], name="Writer",
-                              email="writer@pialara.example", password=PASSWORD,
-                              wtimeout_ms=2500, role="technician")
+    user = await http.app[PEOPLE].create(name="Writer", email="writer@pialara.example",
+                                         password=PASSWORD, role="technician")
     headers = {"Authorization": f"Bearer {await login(http, user.email)}"}
-    for runner in http.app[keys.LIVE].runners.values():
+    for runner in http.app[LIVE].runners.values():
         await asyncio.wait_for(runner.ready.wait(), 10)
     ws = await http.ws_connect("/api/v1/live")
     await ws.send_json({"action": "subscribe", "topic": f"movie:{movie}:comments"})

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Any
 
 from aiohttp import web
 from bson import ObjectId
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, Field, StrictStr
+from pydantic.json_schema import SkipJsonSchema
 
-from pialara_async import keys
 from pialara_async.api.endpoint import SIGNED_IN, Call, endpoint
-from pialara_async.api.errors import ApiError
-from pialara_async.jsonio import json_response
+from pialara_async.api.fields import HexId, StoredId, Strict
+from pialara_async.db.client import DB_CLIENT
+from pialara_async.models import User
+from pialara_async.refusals import CommentNotFound, MovieNotFound, NotYours
 from pialara_async.repositories import comments
 
 routes = web.RouteTableDef()
 TAGS = ("comments",)
 
-HexId = Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F]{24}$")]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=5000)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class NewComment(Strict):
@@ -41,58 +39,64 @@ class CommentDeletion(Strict):
     movie_id: HexId | None = None
 
 
+class Comment(BaseModel):
+    """A comment as the contract shows it. ``mine``, only to a signed-in
+    caller: whether it is theirs to edit. The account it belongs to stays
+    internal."""
+
+    id: StoredId = Field(alias="_id")
+    name: str | None = None
+    email: str | None = None
+    movie_id: StoredId | None = None
+    text: str | None = None
+    date: datetime.datetime | None = None
+    mine: bool | SkipJsonSchema[None] = None
+
+    @classmethod
+    def shown_to(cls, viewer: User | None, document: dict[str, Any]) -> Comment:
+        comment = cls.model_validate(document)
+        if viewer is not None:
+            comment.mine = document.get("user_id") == viewer.id
+        return comment
+
+
+def comments_shown_to(viewer: User | None, documents: list[dict[str, Any]]) -> list[Comment]:
+    return [Comment.shown_to(viewer, document) for document in documents]
+
+
 class CommentList(BaseModel):
     """The movie's comments after the change, newest first."""
 
-    comments: list[dict[str, Any]]
+    comments: list[Comment]
 
 
-def _failure(error: Exception) -> ApiError:
-    if isinstance(error, comments.NotYours):
-        return ApiError(403, "this comment belongs to someone else")
-    if isinstance(error, comments.MovieNotFound):
-        return ApiError(404, "no movie has this id")
-    return ApiError(404, "no comment has this id")
-
-
-async def _answer(call: Call[Any, Any, Any], movie_id: ObjectId) -> web.Response:
-    return json_response({"comments": await comments.for_movie(call.db, movie_id)})
+async def _answer(call: Call[Any, Any, Any], movie_id: ObjectId) -> CommentList:
+    return CommentList(comments=comments_shown_to(call.user,
+                                                  await comments.for_movie(call.db, movie_id)))
 
 
 @routes.post("/movies/comment")
 @endpoint("Comment on a movie", tags=TAGS, body=NewComment, access=SIGNED_IN,
-          responses={200: CommentList}, errors={404: "no such movie"})
-async def add_comment(call: Call[None, NewComment, None]) -> web.Response:
+          responses={200: CommentList}, refuses=(MovieNotFound,))
+async def add_comment(call: Call[None, NewComment, None]) -> CommentList:
     movie_id = ObjectId(call.body.movie_id)
-    try:
-        await comments.add(call.db, call.app(keys.DB_CLIENT), call.user, movie_id,
-                           call.body.comment)
-    except comments.MovieNotFound as error:
-        raise _failure(error) from None
+    await comments.add(call.db, call.app(DB_CLIENT), call.user, movie_id, call.body.comment)
     return await _answer(call, movie_id)
 
 
 @routes.put("/movies/comment")
 @endpoint("Edit one's own comment", tags=TAGS, body=CommentEdit, access=SIGNED_IN,
-          responses={200: CommentList},
-          errors={403: "someone else's comment", 404: "no such comment"})
-async def edit_comment(call: Call[None, CommentEdit, None]) -> web.Response:
-    try:
-        movie_id = await comments.edit(call.db, call.user, ObjectId(call.body.comment_id),
-                                       call.body.updated_comment)
-    except (comments.NotYours, comments.CommentNotFound) as error:
-        raise _failure(error) from None
+          responses={200: CommentList}, refuses=(NotYours, CommentNotFound))
+async def edit_comment(call: Call[None, CommentEdit, None]) -> CommentList:
+    movie_id = await comments.edit(call.db, call.user, ObjectId(call.body.comment_id),
+                                   call.body.updated_comment)
     return await _answer(call, movie_id)
 
 
 @routes.delete("/movies/comment")
 @endpoint("Delete one's own comment", tags=TAGS, body=CommentDeletion, access=SIGNED_IN,
-          responses={200: CommentList},
-          errors={403: "someone else's comment", 404: "no such comment"})
-async def delete_comment(call: Call[None, CommentDeletion, None]) -> web.Response:
-    try:
-        movie_id = await comments.remove(call.db, call.app(keys.DB_CLIENT), call.user,
-                                         ObjectId(call.body.comment_id))
-    except (comments.NotYours, comments.CommentNotFound) as error:
-        raise _failure(error) from None
+          responses={200: CommentList}, refuses=(NotYours, CommentNotFound))
+async def delete_comment(call: Call[None, CommentDeletion, None]) -> CommentList:
+    movie_id = await comments.remove(call.db, call.app(DB_CLIENT), call.user,
+                                     ObjectId(call.body.comment_id))
     return await _answer(call, movie_id)

@@ -23,12 +23,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from pialara_async import keys
-from pialara_async.api.auth import Caller, bearer_token, standing
-from pialara_async.api.errors import USER_ID, ApiError
+from pialara_async.api.auth import bearer_token, standing
+from pialara_async.api.errors import ApiError, statuses
+from pialara_async.api.middlewares import USER_ID
 from pialara_async.api.validation import parse_body, parse_model, parse_query
+from pialara_async.db.client import DATABASE
+from pialara_async.jsonio import json_response
+from pialara_async.models import Caller, User
 from pialara_async.policy import has_role, role_refusal
-from pialara_async.repositories.users import User
+from pialara_async.services.people import PEOPLE, People
 
 ATTRIBUTE = "__endpoint__"
 
@@ -70,12 +73,23 @@ class Call[Q, B, P]:
             raise ApiError(401, "a bearer token is required")
         return self.caller.user
 
-    def app(self, key: web.AppKey[Any]) -> Any:
+    @property
+    def signed_in(self) -> Caller:
+        """The signed-in caller (routes with ``signed_in`` access)."""
+        if self.caller is None:
+            raise ApiError(401, "a bearer token is required")
+        return self.caller
+
+    def app[T](self, key: web.AppKey[T]) -> T:
         return self.request.config_dict[key]
 
     @property
     def db(self) -> Any:
-        return self.request.config_dict[keys.DATABASE]
+        return self.request.config_dict[DATABASE]
+
+    @property
+    def people(self) -> People:
+        return self.request.config_dict[PEOPLE]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +106,9 @@ class Operation:
     errors: dict[int, str] = field(default_factory=dict)
 
 
-Handler = Callable[[Call[Any, Any, Any]], Awaitable[web.StreamResponse]]
+# A handler answers with one of its declared response models (serialised by
+# the model, with the status it is declared under), or a response of its own.
+Handler = Callable[[Call[Any, Any, Any]], Awaitable[web.StreamResponse | BaseModel]]
 Invalid = Callable[[ValidationError], web.Response | None]
 
 
@@ -106,12 +122,15 @@ def endpoint(
     access: Access = PUBLIC,
     responses: dict[int, type[BaseModel] | str] | None = None,
     errors: dict[int, str] | None = None,
+    refuses: tuple[type[Exception], ...] = (),
     invalid_body: Invalid | None = None,
 ) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
-    """Declare a route. ``errors`` names the route's own failures (404, 409,
-    429…); 400, 401 and 403 are added from the input models and the access.
+    """Declare a route. ``refuses`` names the exceptions its service raises
+    (domain errors, TooManyRequests): their statuses and descriptions come
+    from ``api/errors.py``'s table. ``errors`` adds what the route answers
+    itself; 400, 401 and 403 are added from the input models and the access.
     ``invalid_body`` may answer a refused body the contract's own way."""
-    errors = dict(errors or {})
+    errors = {**statuses(refuses), **(errors or {})}
     if query is not None or body is not None or path is not None:
         errors.setdefault(400, "invalid input")
     if access.signed_in and access.refusal is None:
@@ -120,6 +139,11 @@ def endpoint(
         errors.setdefault(403, role_refusal(access.roles))
     operation = Operation(summary, tags, query, body, path, access, dict(responses or {}),
                           errors)
+    # The status each response model is answered with: the first it is declared under.
+    status_of: dict[type[BaseModel], int] = {}
+    for status, model in sorted(operation.responses.items()):
+        if isinstance(model, type):
+            status_of.setdefault(model, status)
 
     def declare(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         @functools.wraps(handler)
@@ -134,16 +158,30 @@ def endpoint(
                 try:
                     body_values = await parse_body(request, body)
                 except ApiError as error:
-                    answer = _invalid_answer(invalid_body, error)
-                    if answer is None:
+                    refused = _invalid_answer(invalid_body, error)
+                    if refused is None:
                         raise
-                    return answer
-            return await handler(Call(request, caller, query_values, body_values, path_values))
+                    return refused
+            answer = await handler(Call(request, caller, query_values, body_values,
+                                        path_values))
+            if isinstance(answer, web.StreamResponse):
+                return answer
+            status = status_of.get(type(answer))
+            if status is None:
+                raise TypeError(f"{handler.__name__} answered {type(answer).__name__}, "
+                                "which it does not declare")
+            return json_response(serialise(answer), status=status)
 
         setattr(handle, ATTRIBUTE, operation)
         return handle
 
     return declare
+
+
+def serialise(answer: BaseModel) -> dict[str, Any]:
+    """The members of a response model, and nothing else: a member the model
+    lacks cannot reach the client (members left unset stay absent)."""
+    return answer.model_dump(mode="python", by_alias=True, exclude_unset=True)
 
 
 def _invalid_answer(invalid_body: Invalid | None, error: ApiError) -> web.Response | None:

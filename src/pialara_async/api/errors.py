@@ -1,15 +1,17 @@
-"""JSON errors for every failure, and the middlewares that produce them."""
+"""Every failure as JSON: ``ApiError`` for what the HTTP layer refuses itself
+(input, tokens), and one table from every other exception to its answer.
+
+The table is the one home of error mapping: the error middleware answers from
+it, and ``@endpoint(refuses=...)`` describes a route's errors from it, so the
+OpenAPI document cannot drift from the answers.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
 from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
@@ -19,45 +21,18 @@ from pymongo.errors import (
     WTimeoutError,
 )
 
-from pialara_async.jsonio import json_response
-from pialara_async.metrics import METRICS, observe_request
-from pialara_async.security.rate_limits import TooManyRequests
-
-log = logging.getLogger("pialara_async.api")
-access_log = logging.getLogger("pialara_async.access")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-REQUEST_ID = web.RequestKey("request_id", str)
-# The signed-in caller's user id, once a route has read it (for the logs).
-USER_ID = web.RequestKey("user_id", str)
-# Whether to write one log line per request (server.access_log).
-ACCESS_LOG = web.AppKey("access_log", bool)
-
-REQUEST_ID_HEADER = "X-Request-ID"
-
-UNAVAILABLE_ERRORS = (
-    ServerSelectionTimeoutError,
-    NetworkTimeout,
-    ExecutionTimeout,
-    AutoReconnect,
-    ConnectionFailure,
+from pialara_async.refusals import (
+    EmailTaken,
+    Forbidden,
+    NotFound,
+    OnlyClientsHaveTechnicians,
+    Refused,
+    RoleRuleBroken,
+    TechnicianRequired,
+    WrongPassword,
 )
-
-# Query parameters that may carry a credential: their values never reach a log.
-SECRET_PARAMETERS = frozenset({"token", "access_token", "auth_token", "refresh_token",
-                               "id_token", "password", "secret", "key", "api_key",
-                               "apikey", "jwt", "session", "code"})
-REDACTED = "redacted"
-CLIENT_CLOSED_REQUEST = 499
-
-
-def loggable_url(request: web.Request) -> str:
-    """The request's path and query, with credential values replaced."""
-    url = request.rel_url
-    if not url.query:
-        return str(url)
-    return str(url.with_query([(name, REDACTED if name.lower() in SECRET_PARAMETERS else value)
-                               for name, value in url.query.items()]))
+from pialara_async.security.rate_limits import TooManyRequests
+from pialara_async.services.people import AccountGone
 
 
 class ApiError(Exception):
@@ -78,116 +53,92 @@ def bad_request(error: Any) -> ApiError:
     return ApiError(400, error)
 
 
-def not_found(error: Any = "Not found") -> ApiError:
-    return ApiError(404, error)
+UNAVAILABLE_ERRORS = (
+    ServerSelectionTimeoutError,
+    NetworkTimeout,
+    ExecutionTimeout,
+    AutoReconnect,
+    ConnectionFailure,
+)
 
 
-def _request_id(request: web.Request) -> str:
-    supplied = request.headers.get(REQUEST_ID_HEADER, "")
-    # Accept a caller's id only when it is short and plain, so logs stay clean.
-    if 0 < len(supplied) <= 64 and supplied.replace("-", "").isalnum():
-        return supplied
-    return uuid.uuid4().hex
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How an exception is answered: status, body, headers, and what the
+    OpenAPI document says of it."""
+
+    status: int
+    description: str
+    body: Callable[[Any], dict[str, Any]]
+    headers: Callable[[Any], dict[str, str]] = field(default=lambda error: {})
+    # Logged as a warning with the request id: the service, not the client, is short.
+    logged: bool = False
 
 
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = _request_id(request)
-    request[REQUEST_ID] = request_id
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        exc.headers[REQUEST_ID_HEADER] = request_id
-        raise
-    if not response.prepared:
-        response.headers[REQUEST_ID_HEADER] = request_id
-    return response
+def _reason(error: Exception) -> dict[str, Any]:
+    return {"error": str(error)}
 
 
-def route_of(request: web.Request) -> str:
-    """The route's template (``/api/v1/users/{user_id}``), never the concrete
-    path, so metrics and logs group by route; "unmatched" for a 404."""
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else "unmatched"
+def _role_rule(error: RoleRuleBroken) -> dict[str, Any]:
+    return {"error": error.reason, "code": error.code}
 
 
-@web.middleware
-async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Each request counted and timed by route and status (``/metrics``) and,
-    with ``server.access_log``, one log line: request id, route, status,
-    duration, user id (never a token: credentials in the query are redacted)."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    except asyncio.CancelledError:
-        status = CLIENT_CLOSED_REQUEST  # aiohttp cancels the handler of a gone client
-        raise
-    finally:
-        route = route_of(request)
-        metrics = request.config_dict.get(METRICS)
-        if metrics is not None:
-            observe_request(metrics, request.method, route, status, started)
-        if request.config_dict.get(ACCESS_LOG, True):
-            duration = (time.perf_counter() - started) * 1000
-            user = request.get(USER_ID, "-")
-            access_log.info(
-                '%s "%s %s" %s %.1fms id=%s user=%s', request.remote, request.method,
-                loggable_url(request), status, duration, request.get(REQUEST_ID, "-"), user,
-                extra={"request_id": request.get(REQUEST_ID), "route": route,
-                       "method": request.method, "status": status,
-                       "duration_ms": round(duration, 1), "user_id": user,
-                       "remote": request.remote})
+def _technician(error: RoleRuleBroken) -> dict[str, Any]:
+    return {"error": {"technician_id": error.reason}}
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return json_response(exc.body(), status=exc.status)
-    except TooManyRequests as exc:
-        return json_response({"error": "too many requests: try again later",
-                              "retry_after": exc.retry_after}, status=429,
-                             headers={"Retry-After": str(exc.retry_after)})
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        reason = exc.reason if exc.status != 405 else f"method {request.method} not allowed"
-        headers = {k: v for k, v in exc.headers.items() if k.lower() != "content-type"}
-        headers.pop("Content-Length", None)
-        return json_response({"error": reason}, status=exc.status, headers=headers)
-    except WTimeoutError as exc:
-        # The primary has the write; only its replication was not confirmed in
-        # time. Retrying could apply it twice, so the client is told exactly that.
-        log.warning("write concern timed out (id=%s): %s", request.get(REQUEST_ID), exc)
-        return json_response(
-            {"error": "the write may have been applied but was not confirmed in time: "
-                      "check before retrying",
-             "may_have_been_applied": True, "request_id": request.get(REQUEST_ID)},
-            status=504)
-    except ConnectionResetError:
-        # The client went away mid-request: nothing failed here, and nothing can
-        # be delivered; the status (nginx's 499) is for the access log.
-        log.info("client disconnected (id=%s) on %s %s", request.get(REQUEST_ID),
-                 request.method, request.path)
-        return web.Response(status=CLIENT_CLOSED_REQUEST)
-    except UNAVAILABLE_ERRORS as exc:
-        log.warning("database unavailable (id=%s): %s", request.get(REQUEST_ID), exc)
-        return json_response(
-            {"error": "the database is unavailable, try again shortly",
-             "request_id": request.get(REQUEST_ID)},
-            status=503,
-            headers={"Retry-After": "2"},
-        )
-    except Exception:
-        request_id = request.get(REQUEST_ID)
-        log.exception("unhandled error (id=%s) on %s %s", request_id, request.method, request.path)
-        return json_response(
-            {"error": "internal server error", "request_id": request_id}, status=500
-        )
+# Most specific first: an exception takes the first entry it is an instance of.
+ANSWERS: dict[type[BaseException], Answer] = {
+    EmailTaken: Answer(400, "the e-mail is taken",
+                       lambda error: {"error": {"email": error.reason}}),
+    WrongPassword: Answer(401, "wrong password",
+                          lambda error: {"error": {error.field: error.reason}}),
+    AccountGone: Answer(401, "the account no longer exists", _reason),
+    TechnicianRequired: Answer(400, "no such technician", _technician),
+    OnlyClientsHaveTechnicians: Answer(400, "only clients have a technician", _technician),
+    RoleRuleBroken: Answer(409, "a technician with clients, or the last administrator",
+                           _role_rule),
+    NotFound: Answer(404, "not found", _reason),
+    Forbidden: Answer(403, "not allowed", _reason),
+    TooManyRequests: Answer(429, "too many requests", lambda error: {
+        "error": "too many requests: try again later", "retry_after": error.retry_after},
+        headers=lambda error: {"Retry-After": str(error.retry_after)}),
+    # The primary has the write; only its replication was not confirmed in
+    # time. Retrying could apply it twice, so the client is told exactly that.
+    WTimeoutError: Answer(504, "the write may have been applied but was not confirmed",
+                          lambda error: {
+                              "error": "the write may have been applied but was not "
+                                       "confirmed in time: check before retrying",
+                              "may_have_been_applied": True}, logged=True),
+    **dict.fromkeys(UNAVAILABLE_ERRORS, Answer(
+        503, "the database is unavailable",
+        lambda error: {"error": "the database is unavailable, try again shortly"},
+        headers=lambda error: {"Retry-After": "2"}, logged=True)),
+    Refused: Answer(400, "refused", _reason),
+}
+
+
+def answer_for(kind: type[BaseException]) -> Answer | None:
+    """The answer to exceptions of ``kind``: its own entry, or its nearest base's."""
+    for base in kind.__mro__:
+        answer = ANSWERS.get(base)
+        if answer is not None:
+            return answer
+    return None
+
+
+def statuses(refused: tuple[type[Exception], ...]) -> dict[int, str]:
+    """What the OpenAPI document says of a route that raises these (and,
+    for a base such as RoleRuleBroken, what its subclasses answer)."""
+    described: dict[int, list[str]] = {}
+    for kind in refused:
+        for each in (kind, *_subclasses(kind)):
+            answer = answer_for(each)
+            if answer is None:
+                raise TypeError(f"{each.__name__} has no answer in api/errors.py's ANSWERS")
+            described.setdefault(answer.status, []).append(answer.description)
+    return {status: ", or ".join(dict.fromkeys(texts)) for status, texts in described.items()}
+
+
+def _subclasses(kind: type[Exception]) -> list[type[Exception]]:
+    return [sub for direct in kind.__subclasses__() for sub in (direct, *_subclasses(direct))]

@@ -11,11 +11,14 @@ from bson.errors import InvalidId
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
-from pialara_async import keys
-from pialara_async.api.endpoint import Call, endpoint
-from pialara_async.api.errors import ApiError, not_found
-from pialara_async.jsonio import json_response
+from pialara_async.api.comments import Comment, comments_shown_to
+from pialara_async.api.endpoint import OPTIONAL, Call, endpoint
+from pialara_async.api.errors import ApiError
+from pialara_async.api.fields import StoredId
+from pialara_async.db.client import DB_CLIENT
+from pialara_async.refusals import NotFound
 from pialara_async.repositories import movies, server, stats
+from pialara_async.settings import SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -86,15 +89,24 @@ class MoviePage(BaseModel):
 
 
 class FacetedPage(MoviePage):
-    """A page of movies with runtime and rating facets over all matches."""
+    """A page of movies with runtime and rating facets over all matches (no
+    facets without cast: then a search's page)."""
 
-    facets: dict[str, list[dict[str, Any]]]
+    facets: dict[str, list[dict[str, Any]]] | SkipJsonSchema[None] = None
+
+
+class Movie(BaseModel):
+    """A movie, as stored, with its comments."""
+
+    model_config = ConfigDict(extra="allow")
+    id: StoredId = Field(alias="_id")
+    comments: list[Comment] = Field(default_factory=list)
 
 
 class MovieDetail(BaseModel):
     """One movie with its comments, newest first."""
 
-    movie: dict[str, Any]
+    movie: Movie
     updated_type: str
 
 
@@ -124,33 +136,27 @@ class DirectorRatings(BaseModel):
     directors: list[dict[str, Any]]
 
 
-def _page_body(result: movies.Page, search: movies.Search, page: int) -> dict[str, Any]:
-    return {
-        "movies": result.movies,
-        "page": page,
-        "filters": search.filters(),
-        "entries_per_page": movies.ENTRIES_PER_PAGE,
-        "total_results": result.total,
-    }
 
 
 @routes.get("/movies/")
 @endpoint("Movies by popularity (tomatoes.viewer.numReviews)", tags=TAGS, query=PageQuery,
           responses={200: MoviePage})
-async def list_movies(call: Call[PageQuery, None, None]) -> web.Response:
-    search = movies.Search()
-    result = await movies.search(call.db, search, call.query.page)
-    return json_response(_page_body(result, search, call.query.page))
+async def list_movies(call: Call[PageQuery, None, None]) -> MoviePage:
+    return await _searched(call.db, SearchQuery(page=call.query.page), MoviePage)
 
 
 @routes.get("/movies/search")
 @endpoint("Search by text, cast or genre (text wins over cast over genre)", tags=TAGS,
           query=SearchQuery, responses={200: MoviePage})
-async def search_movies(call: Call[SearchQuery, None, None]) -> web.Response:
-    query = call.query
+async def search_movies(call: Call[SearchQuery, None, None]) -> MoviePage:
+    return await _searched(call.db, call.query, MoviePage)
+
+
+async def _searched[P: MoviePage](db: Any, query: SearchQuery, model: type[P]) -> P:
     search = movies.Search.choose(query.text, query.cast, query.genre)
-    result = await movies.search(call.db, search, query.page)
-    return json_response(_page_body(result, search, query.page))
+    result = await movies.search(db, search, query.page)
+    return model(movies=result.movies, page=query.page, filters=search.filters(),
+                 entries_per_page=movies.ENTRIES_PER_PAGE, total_results=result.total)
 
 
 def _object_id(value: str) -> ObjectId:
@@ -163,70 +169,60 @@ def _object_id(value: str) -> ObjectId:
 
 
 @routes.get("/movies/id/{movie_id}")
-@endpoint("A movie with its comments, newest first", tags=TAGS, path=MoviePath,
+@endpoint("A movie with its comments, newest first", tags=TAGS, path=MoviePath, access=OPTIONAL,
           responses={200: MovieDetail},
-          errors={400: 'not an ObjectId ("Not found")', 404: "no such movie"})
-async def get_movie(call: Call[None, None, MoviePath]) -> web.Response:
+          errors={400: 'not an ObjectId ("Not found")'}, refuses=(NotFound,))
+async def get_movie(call: Call[None, None, MoviePath]) -> MovieDetail:
     movie_id = _object_id(call.path.movie_id)
     movie = await movies.with_comments(call.db, movie_id)
     if movie is None:
-        raise not_found()
-    return json_response({"movie": movie, "updated_type": movies.updated_type(movie)})
+        raise NotFound()
+    shown = Movie.model_validate(
+        {**movie, "comments": comments_shown_to(call.caller.user if call.caller else None,
+                                                movie.get("comments", []))})
+    return MovieDetail(movie=shown, updated_type=movies.updated_type(movie))
 
 
 @routes.get("/movies/countries")
 @endpoint("Titles of the movies made in any of the countries (all of them)", tags=TAGS,
           query=CountriesQuery, responses={200: Titles})
-async def movies_by_country(call: Call[CountriesQuery, None, None]) -> web.Response:
-    titles = await movies.titles_in_countries(call.db, call.query.countries)
-    return json_response({"titles": titles})
+async def movies_by_country(call: Call[CountriesQuery, None, None]) -> Titles:
+    return Titles(titles=await movies.titles_in_countries(call.db, call.query.countries))
 
 
 @routes.get("/movies/facet-search")
 @endpoint("Cast search with runtime and rating facets over all matches (without cast: "
-          "a search, with empty facets)", tags=TAGS, query=SearchQuery,
+          "a search, answered as /search)", tags=TAGS, query=SearchQuery,
           responses={200: FacetedPage})
-async def facet_search(call: Call[SearchQuery, None, None]) -> web.Response:
+async def facet_search(call: Call[SearchQuery, None, None]) -> FacetedPage:
     query = call.query
     if not query.cast:
-        search = movies.Search.choose(query.text, query.cast, query.genre)
-        found = await movies.search(call.db, search, query.page)
-        return json_response({**_page_body(found, search, query.page),
-                              "facets": {"runtime": [], "rating": []}})
+        return await _searched(call.db, query, FacetedPage)
     result = await movies.facet_search(call.db, query.cast, query.page)
-    return json_response({
-        "movies": result.movies,
-        "facets": {"runtime": result.runtime, "rating": result.rating},
-        "page": query.page,
-        "filters": {"cast": query.cast},
-        "entries_per_page": movies.ENTRIES_PER_PAGE,
-        "total_results": result.total,
-    })
+    return FacetedPage(movies=result.movies, page=query.page, filters={"cast": query.cast},
+                       entries_per_page=movies.ENTRIES_PER_PAGE, total_results=result.total,
+                       facets={"runtime": result.runtime, "rating": result.rating})
 
 
 @routes.get("/movies/config-options")
 @endpoint("Pool size, write-concern timeout and the connection's role", tags=TAGS,
           responses={200: ConfigOptions})
-async def config_options(call: Call[None, None, None]) -> web.Response:
-    settings = call.app(keys.SETTINGS)
-    role = await server.connection_role(call.app(keys.DB_CLIENT))
-    return json_response({
-        "pool_size": settings.mongodb.max_pool_size,
-        "wtimeout": settings.mongodb.wtimeout_ms,
-        **(role or {}),
-    })
+async def config_options(call: Call[None, None, None]) -> ConfigOptions:
+    settings = call.app(SETTINGS)
+    role = await server.connection_role(call.app(DB_CLIENT))
+    return ConfigOptions(pool_size=settings.mongodb.max_pool_size,
+                         wtimeout=settings.mongodb.wtimeout_ms, **(role or {}))
 
 
 @routes.get("/movies/genres")
 @endpoint("Every genre with its number of movies", tags=TAGS, responses={200: GenreCounts})
-async def genres(call: Call[None, None, None]) -> web.Response:
-    rows = await movies.genres_with_counts(call.db)
-    return json_response({"genres": rows})
+async def genres(call: Call[None, None, None]) -> GenreCounts:
+    return GenreCounts(genres=await movies.genres_with_counts(call.db))
 
 
 @routes.get("/stats/directors")
 @endpoint("Directors by average IMDb rating, with at least min_movies films",
           tags=("stats",), query=DirectorsQuery, responses={200: DirectorRatings})
-async def directors(call: Call[DirectorsQuery, None, None]) -> web.Response:
+async def directors(call: Call[DirectorsQuery, None, None]) -> DirectorRatings:
     rows = await stats.top_directors(call.db, call.query.min_movies, call.query.limit)
-    return json_response({"directors": rows})
+    return DirectorRatings(directors=rows)

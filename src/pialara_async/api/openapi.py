@@ -133,6 +133,8 @@ def build_document(title: str, operations: list[tuple[str, str, Operation]]) -> 
     }
 
 
+# The document, built once from the routes.
+OPENAPI = web.AppKey("openapi", OpenAPIRegistry)
 routes = web.RouteTableDef()
 
 _DOCS_PAGE = """<!doctype html>
@@ -146,8 +148,6 @@ _DOCS_PAGE = """<!doctype html>
 
 @routes.get("/openapi.json")
 async def openapi_json(request: web.Request) -> web.Response:
-    from pialara_async.keys import OPENAPI
-
     # Served from the API sub-app, it describes the whole application.
     root = request.match_info.apps[0]
     return json_response(request.config_dict[OPENAPI].document(root))
@@ -155,8 +155,6 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 @routes.get("/docs")
 async def docs_page(request: web.Request) -> web.Response:
-    from pialara_async.keys import OPENAPI
-
     title = request.config_dict[OPENAPI].title
     return web.Response(text=_DOCS_PAGE.format(title=title), content_type="text/html")
 

@@ -6,7 +6,6 @@ Models use strict string fields, so an object or array where a string belongs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -61,10 +60,10 @@ async def parse_body[M: BaseModel](request: web.Request, model: type[M]) -> M:
 
 def parse_query[M: BaseModel](request: web.Request, model: type[M]) -> M:
     """Query parameters; a parameter given several times becomes a list."""
-    query: Mapping[str, str] = request.query
+    query = request.query
     data: dict[str, Any] = {}
     for key in query:
-        values = query.getall(key)  # type: ignore[attr-defined]
+        values = query.getall(key)
         data[key] = values if len(values) > 1 or _is_list(model, key) else values[0]
     return parse_model(model, data)
 

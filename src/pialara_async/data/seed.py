@@ -11,8 +11,11 @@ import bcrypt
 
 from pialara_async.data.generate import Sizes, generate
 from pialara_async.data.load import insert_batches
-from pialara_async.repositories import indexes, stats, users
+from pialara_async.models import Role
+from pialara_async.repositories import indexes, stats
 from pialara_async.security.passwords import PasswordHashing
+from pialara_async.services.people import People
+from pialara_async.settings import Settings
 
 
 def unusable_password_hash() -> str:
@@ -39,36 +42,36 @@ async def seed_demo_data(db: Any, sizes: Sizes, seed: int) -> dict[str, int]:
     return counts
 
 
-async def create_demo_accounts(db: Any, client: Any, wtimeout_ms: int) -> list[DemoAccount]:
+async def create_demo_accounts(db: Any, client: Any, settings: Settings) -> list[DemoAccount]:
     """PIA Lara's three roles: an admin, a technician and a client of that technician.
 
     Each gets a fresh random password, returned once to be printed; there are
     no well-known default passwords.
     """
-    hashing = PasswordHashing(workers=1)
+    hashing = PasswordHashing.for_settings(settings.auth, workers=1)
     try:
-        return await _create_demo_accounts(db, client, wtimeout_ms, hashing)
+        return await _create_demo_accounts(
+            db, People(db, client, hashing, settings.mongodb.wtimeout_ms))
     finally:
         hashing.close()
 
 
-async def _create_demo_accounts(db: Any, client: Any, wtimeout_ms: int,
-                                hashing: PasswordHashing) -> list[DemoAccount]:
+async def _create_demo_accounts(db: Any, people: People) -> list[DemoAccount]:
     accounts = []
     technician_id = None
-    for role, name, email in (
+    demo: tuple[tuple[Role, str, str], ...] = (
         ("admin", "Administradora Demo", "admin@pialara.example"),
         ("technician", "Técnico Demo", "tecnico@pialara.example"),
         ("client", "Cliente Demo", "cliente@pialara.example"),
-    ):
+    )
+    for role, name, email in demo:
         password = secrets.token_urlsafe(12)
         await db.users.delete_one({"email": email})
         profile = {"sex": "female", "birth_date": datetime.datetime(1988, 3, 14),
                    "pathology": "dysarthria"} if role == "client" else None
-        user = await users.create(db, hashing, name=name, email=email, password=password,
-                                  wtimeout_ms=wtimeout_ms, role=role,  # type: ignore[arg-type]
-                                  technician_id=technician_id if role == "client" else None,
-                                  profile=profile, client=client)
+        user = await people.create(name=name, email=email, password=password, role=role,
+                                   technician_id=technician_id if role == "client" else None,
+                                   profile=profile)
         if role == "technician":
             technician_id = user.id
         accounts.append(DemoAccount(role, email, password))

@@ -12,16 +12,23 @@ from typing import Any
 import pymongo
 from aiohttp import web
 
-from pialara_async import keys
+from pialara_async.background.supervisor import running
 from pialara_async.db import driver
 from pialara_async.embedded.process import EmbeddedProcess
+from pialara_async.metrics import METRICS
 from pialara_async.repositories import indexes
-from pialara_async.services.supervisor import running
-from pialara_async.settings import Settings
+from pialara_async.settings import SETTINGS, Settings
 
 log = logging.getLogger(__name__)
 
 CLOSE_LIMIT = 1.0
+
+# The embedded server, when no URI is configured.
+EMBEDDED = web.AppKey("embedded", EmbeddedProcess)
+# Motor's AsyncIOMotorClient or PyMongo's AsyncMongoClient (see driver.py).
+DB_CLIENT = web.AppKey("db_client", Any)
+# The database of the MFlix and PIA Lara collections, on DB_CLIENT.
+DATABASE = web.AppKey("database", Any)
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -65,13 +72,13 @@ async def embedded_database_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the embedded server when no URI is configured (before the client),
     and keep it running: restarted on its port and data directory whenever it
     exits, as a service manager would restart a mongod."""
-    settings = app[keys.SETTINGS]
+    settings = app[SETTINGS]
     if not settings.mongodb.embedded:
         yield
         return
     process = embedded_process(settings)
     await process.start()
-    app[keys.EMBEDDED] = process
+    app[EMBEDDED] = process
     try:
         async with running("embedded-database", functools.partial(keep_running, process),
                            initial_backoff=0.2, max_backoff=5.0):
@@ -93,18 +100,18 @@ async def keep_running(process: EmbeddedProcess) -> None:
 
 
 def database_uri(app: web.Application) -> str:
-    settings = app[keys.SETTINGS]
+    settings = app[SETTINGS]
     if settings.mongodb.uri:
         return settings.mongodb.uri
-    return app[keys.EMBEDDED].uri
+    return app[EMBEDDED].uri
 
 
 async def database_client_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    client = open_client(settings, database_uri(app), app[keys.METRICS].listeners(),
+    settings = app[SETTINGS]
+    client = open_client(settings, database_uri(app), app[METRICS].listeners(),
                          bounded=True)
-    app[keys.DB_CLIENT] = client
-    app[keys.DATABASE] = database = client.get_database(settings.mongodb.database)
+    app[DB_CLIENT] = client
+    app[DATABASE] = database = client.get_database(settings.mongodb.database)
     try:
         await indexes.ensure_indexes(database)
     except BaseException:

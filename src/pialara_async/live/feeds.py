@@ -26,6 +26,7 @@ from bson.errors import InvalidId
 from pymongo.errors import OperationFailure
 
 from pialara_async.db import driver
+from pialara_async.live import topics
 from pialara_async.live.hub import LiveHub
 
 log = logging.getLogger(__name__)
@@ -162,9 +163,16 @@ class Feed:
     collection: str
     pipeline: list[dict[str, Any]]
     route: Route
-    reset_prefixes: tuple[str, ...]
     position: Position | None = None  # the latest reached, None: from now
     options: dict[str, Any] = field(default_factory=dict)
+
+
+# The account a comment belongs to stays internal: removed on the server.
+COMMENT_PIPELINE: list[dict[str, Any]] = [
+    WATCHED,
+    {"$project": {"fullDocument.user_id": 0, "fullDocumentBeforeChange.user_id": 0,
+                  "updateDescription.updatedFields.user_id": 0}},
+]
 
 
 def comments_feed(movie_of: RecentKeys) -> Feed:
@@ -176,23 +184,23 @@ def comments_feed(movie_of: RecentKeys) -> Feed:
             movie_of[key] = movie_id
         event = _event(change, change.get("fullDocument"))
         event["movie_id"] = movie_id
-        topics = [("comments", event)]
+        routed = [(topics.COMMENTS, event)]
         if movie_id is not None:
-            topics.append((f"movie:{movie_id}:comments", event))
-        return topics
+            routed.append((topics.movie_comments(movie_id), event))
+        return routed
 
-    return Feed("comments", [WATCHED], route, ("comments", "movie:"))
+    return Feed("comments", COMMENT_PIPELINE, route)
 
 
 def movies_feed() -> Feed:
     def route(change: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        return [("movies", _event(change, change.get("fullDocument")))]
+        return [(topics.MOVIES, _event(change, change.get("fullDocument")))]
 
-    return Feed("movies", [WATCHED], route, ("movies",))
+    return Feed("movies", [WATCHED], route)
 
 
 # Password hashes are removed on the server, before a change event leaves it.
-USER_PIPELINE = [
+USER_PIPELINE: list[dict[str, Any]] = [
     WATCHED,
     {"$project": {"fullDocument.password": 0, "fullDocumentBeforeChange.password": 0,
                   "updateDescription.updatedFields.password": 0}},
@@ -220,15 +228,15 @@ def users_feed(technician_of: RecentKeys) -> Feed:
             technician_of[key] = current
         event = _event(change, document)
         event["technician_id"] = current
-        routed = [("users", event)]
+        routed = [(topics.USERS, event)]
         if current is not None:
-            routed.append(("clients", event))
+            routed.append((topics.CLIENTS, event))
         if known is not None and known != current:
-            routed.append(("clients", {"op": "removed", "doc_id": key,
+            routed.append((topics.CLIENTS, {"op": "removed", "doc_id": key,
                                        "time": event["time"], "technician_id": known}))
         return routed
 
-    return Feed("users", USER_PIPELINE, route, ("users", "clients"))
+    return Feed("users", USER_PIPELINE, route)
 
 
 class FeedRunner:
@@ -354,7 +362,7 @@ class FeedRunner:
             self.lag(self.feed.collection, max(0.0, time.time() - moment))
 
     def _reset(self, reason: str) -> None:
-        for prefix in self.feed.reset_prefixes:
+        for prefix in topics.names_of(self.feed.collection):
             self.hub.reset(prefix, reason)
 
     async def flush(self) -> None:

@@ -40,3 +40,6 @@ class WebSocketRegistry:
         with contextlib.suppress(Exception):
             await asyncio.gather(*(close_socket(socket, request, WSCloseCode.GOING_AWAY, message)
                                    for socket, request in sockets.items()))
+
+# Every open websocket of the application.
+WEBSOCKETS = web.AppKey("websockets", WebSocketRegistry)

@@ -11,7 +11,8 @@ import pymongo
 from aiohttp import web
 from pymongo.errors import CollectionInvalid, OperationFailure
 
-from pialara_async import keys
+from pialara_async.db.client import DATABASE
+from pialara_async.live import topics
 from pialara_async.live.feeds import (
     FeedRunner,
     RecentKeys,
@@ -21,19 +22,20 @@ from pialara_async.live.feeds import (
     users_feed,
 )
 from pialara_async.live.hub import LiveHub
-from pialara_async.live.state import Live
+from pialara_async.live.registry import WEBSOCKETS
+from pialara_async.live.state import LIVE, Live
+from pialara_async.metrics import METRICS
+from pialara_async.settings import SETTINGS
 
 log = logging.getLogger(__name__)
 
 FLUSH_LIMIT = 1.0
-# Topics whose recent events are kept whether or not anyone subscribes.
-STANDING_TOPICS = ("comments", "movies", "users", "clients")
 
 
 async def live_ctx(app: web.Application) -> AsyncIterator[None]:
-    db = app[keys.DATABASE]
-    hub = LiveHub(standing=STANDING_TOPICS)
-    tokens = TokenStore(db, slot=app[keys.SETTINGS].server.worker)
+    db = app[DATABASE]
+    hub = LiveHub(standing=topics.STANDING)
+    tokens = TokenStore(db, slot=app[SETTINGS].server.worker)
     movie_of, technician_of = RecentKeys(), RecentKeys()
     feeds = [comments_feed(movie_of), movies_feed(), users_feed(technician_of)]
     for feed in feeds:
@@ -42,9 +44,9 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     runners = {f.collection: FeedRunner(db, hub, tokens, f) for f in feeds}
     live = Live(hub, runners, movie_of, technician_of,
                 pre_images="full_document_before_change" in feeds[0].options)
-    app[keys.LIVE] = live
-    metrics = app[keys.METRICS]
-    metrics.watch_live(live, app[keys.WEBSOCKETS])
+    app[LIVE] = live
+    metrics = app[METRICS]
+    metrics.watch_live(live, app[WEBSOCKETS])
     for runner in runners.values():
         runner.lag = lambda name, seconds: metrics.stream_lag.labels(name).observe(seconds)
     for name in runners:

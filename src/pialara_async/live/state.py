@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from aiohttp import web
+
+from pialara_async.background.supervisor import stop, supervise
+from pialara_async.live import topics
 from pialara_async.live.feeds import FeedRunner, RecentKeys
 from pialara_async.live.hub import LiveHub
-from pialara_async.services.supervisor import stop, supervise
 
 
 @dataclass(slots=True)
@@ -26,11 +29,8 @@ class Live:
 
     def runner_for(self, topic: str) -> FeedRunner | None:
         """The feed whose change stream a topic's events come from."""
-        if topic == "comments" or topic.startswith("movie:"):
-            return self.runners.get("comments")
-        if topic in ("users", "clients"):
-            return self.runners.get("users")
-        return self.runners.get(topic)
+        found = topics.lookup(topic)
+        return None if found is None else self.runners.get(found.feed)
 
     def start(self, name: str) -> None:
         """Run a feed in a supervised task (restarted with backoff when it fails)."""
@@ -51,3 +51,6 @@ class Live:
 
     async def stop(self) -> None:
         await asyncio.gather(*(self._cancel(name) for name in list(self.tasks)))
+
+# The live feed of the application.
+LIVE = web.AppKey("live", Live)

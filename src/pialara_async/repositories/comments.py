@@ -14,26 +14,16 @@ linked to the accounts of their addresses by ``pialara-async migrate``.
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from bson import ObjectId
 from pymongo import DESCENDING
+from pymongo.read_concern import ReadConcern
 
+from pialara_async import clock
 from pialara_async.db import driver
-from pialara_async.repositories.users import User
-
-
-class MovieNotFound(Exception):
-    pass
-
-
-class NotYours(Exception):
-    """The comment exists but belongs to someone else."""
-
-
-class CommentNotFound(Exception):
-    pass
+from pialara_async.models import User
+from pialara_async.refusals import CommentNotFound, MovieNotFound, NotYours
 
 
 async def for_movie(db: Any, movie_id: ObjectId) -> list[dict[str, Any]]:
@@ -45,37 +35,33 @@ async def ids_for_movie(db: Any, movie_id: ObjectId) -> list[ObjectId]:
     return [c["_id"] async for c in db.comments.find({"movie_id": movie_id}, {"_id": 1})]
 
 
-def _now() -> datetime.datetime:
-    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 async def add(db: Any, client: Any, user: User, movie_id: ObjectId, text: str) -> ObjectId:
-    comment = {"name": user.name, "email": user.email, "user_id": user.id,
-               "movie_id": movie_id, "text": text, "date": _now()}
+    comment: dict[str, Any] = {"name": user.name, "email": user.email, "user_id": user.id,
+               "movie_id": movie_id, "text": text, "date": clock.now()}
 
     async def write(session: Any) -> None:
         counted = await db.movies.update_one(
             {"_id": movie_id}, {"$inc": {"num_mflix_comments": 1}}, session=session)
         if counted.matched_count == 0:
-            raise MovieNotFound(movie_id)
+            raise MovieNotFound()
         comment.pop("_id", None)  # a retried transaction inserts afresh
         await db.comments.insert_one(comment, session=session)
 
     await driver.run_transaction(client, write)
-    return comment["_id"]
+    inserted: ObjectId = comment["_id"]
+    return inserted
 
 
 async def _why_not(db: Any, comment_id: ObjectId) -> Exception:
     exists = await db.comments.count_documents({"_id": comment_id}, limit=1)
-    return NotYours(comment_id) if exists else CommentNotFound(comment_id)
+    return NotYours() if exists else CommentNotFound()
 
 
 async def edit(db: Any, user: User, comment_id: ObjectId, text: str) -> ObjectId:
     """Change the text of the user's own comment; returns its movie id."""
     updated = await db.comments.find_one_and_update(
         {"_id": comment_id, "user_id": user.id},
-        {"$set": {"text": text, "date": _now()}},
+        {"$set": {"text": text, "date": clock.now()}},
         projection={"movie_id": 1})
     if updated is None:
         raise await _why_not(db, comment_id)
@@ -101,3 +87,17 @@ async def remove(db: Any, client: Any, user: User, comment_id: ObjectId) -> Obje
     if not removed:
         raise await _why_not(db, comment_id)
     return removed["movie_id"]
+
+
+def comment_report_pipeline() -> list[dict[str, Any]]:
+    return [
+        {"$group": {"_id": "$email", "count": {"$sum": 1}}},
+        {"$sort": {"count": -1, "_id": 1}},
+        {"$limit": 20},
+    ]
+
+
+async def comment_report(db: Any) -> list[dict[str, Any]]:
+    """The 20 addresses with the most comments, read with read concern majority."""
+    comments = db.comments.with_options(read_concern=ReadConcern("majority"))
+    return await driver.aggregate_list(comments, comment_report_pipeline())

@@ -13,16 +13,14 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from pialara_async import clock
+
 LEASES = "leases"
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 async def take(db: Any, name: str, holder: str, seconds: float) -> bool:
     """Take or extend the lease ``name`` for ``seconds``; False while another holds it."""
-    now = _now()
+    now = clock.now()
     try:
         found = await db[LEASES].find_one_and_update(
             {"_id": name, "$or": [{"until": {"$lte": now}}, {"holder": holder}]},

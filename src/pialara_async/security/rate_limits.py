@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from aiohttp import web
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -48,3 +49,6 @@ class RateLimits:
             return
         stats = await self._limiter.get_window_stats(rule.rate, rule.name, who)
         raise TooManyRequests(max(1, math.ceil(stats.reset_time - time.time())))
+
+# Request budgets per client address, account and socket.
+RATE_LIMITS = web.AppKey("rate_limits", RateLimits)

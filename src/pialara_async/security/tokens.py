@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 
 import jwt
+from aiohttp import web
 
 ALGORITHM = "HS256"
 
@@ -55,3 +56,6 @@ def read(secret: str, token: str) -> TokenClaims:
 def fingerprint(token: str) -> str:
     """What a session stores instead of the token itself."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+# The token signing key (configured, or generated into the data directory).
+TOKEN_SECRET = web.AppKey("token_secret", str)

@@ -77,7 +77,7 @@ export async function movie(app, [id]) {
   });
 
   function commentItem(comment) {
-    const mine = app.user && comment.user_id === app.user._id;
+    const mine = app.user && comment.mine === true;
     const item = element("li", { id: `comment-${comment._id}`, class: "comment" },
       element("p", { class: "meta" },
         element("strong", {}, comment.name), " · ",
@@ -143,7 +143,9 @@ export async function movie(app, [id]) {
       comments = others;
       if (editing?.id === event.doc_id) editing = null;
     } else if (event.document) {
-      comments = [...others, event.document];
+      // Events carry no owner: a comment keeps what the API said of it.
+      const known = comments.find((c) => c._id === event.doc_id);
+      comments = [...others, { ...event.document, mine: known?.mine }];
     } else {
       refetch().catch(app.failed);
       return;

@@ -202,7 +202,7 @@ def seed(ctx: click.Context, movies: int, comments: int, users: int, seed_value:
             counts = await seed_demo_data(db, sizes, seed_value)
             for name, count in counts.items():
                 click.echo(f"{name}: {count}")
-            accounts = await create_demo_accounts(db, client, settings.mongodb.wtimeout_ms)
+            accounts = await create_demo_accounts(db, client, settings)
             click.echo("\nPIA Lara demo accounts (passwords are shown only now):")
             for account in accounts:
                 click.echo(f"  {account.role:<11} {account.email:<26} {account.password}")
@@ -252,9 +252,9 @@ def import_files(ctx: click.Context, files: tuple[Path, ...], collection: str | 
                 totals[result.collection] = totals.get(result.collection, 0) + result.written
             await indexes.ensure_indexes(db)
             if {"users", "comments"} & totals.keys():
-                for result in await migrate_accounts(db):
-                    if result.changed:
-                        click.echo(f"{result.name}: {result.changed} changed")
+                for migrated in await migrate_accounts(db):
+                    if migrated.changed:
+                        click.echo(f"{migrated.name}: {migrated.changed} changed")
             await stats.refresh_director_stats(db)
             for name, count in totals.items():
                 click.echo(f"{name}: {count} imported, {await db[name].count_documents({})} "

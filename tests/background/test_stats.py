@@ -6,8 +6,8 @@ import asyncio
 import datetime
 from typing import Any
 
+from pialara_async.background.stats import LEASE, refresh_once
 from pialara_async.repositories import leases
-from pialara_async.services.stats import LEASE, refresh_once
 
 
 async def test_one_process_refreshes_per_interval(db: Any) -> None:

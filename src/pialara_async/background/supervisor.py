@@ -7,6 +7,7 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ async def running(name: str, work: Callable[[], Awaitable[None]], **options: flo
 STOP_LIMIT = 1.0
 
 
-async def stop(task: asyncio.Task[None]) -> None:
+async def stop(task: asyncio.Task[Any]) -> None:
     """Cancel ``task`` and wait for it at most STOP_LIMIT: work stuck on a hung
     database (a driver call finishing on its thread) must not hold shutdown."""
     task.cancel()

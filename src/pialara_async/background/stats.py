@@ -13,9 +13,10 @@ from typing import Any
 import pymongo
 from aiohttp import web
 
-from pialara_async import keys
+from pialara_async.background.supervisor import running
+from pialara_async.db.client import DATABASE
 from pialara_async.repositories import leases, stats
-from pialara_async.services.supervisor import running
+from pialara_async.settings import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,8 @@ LEASE = "director-stats-refresh"
 
 
 async def stats_refresher_ctx(app: web.Application) -> AsyncIterator[None]:
-    interval = app[keys.SETTINGS].stats.refresh_minutes * 60
-    db = app[keys.DATABASE]
+    interval = app[SETTINGS].stats.refresh_minutes * 60
+    db = app[DATABASE]
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def refresh_forever() -> None:

@@ -11,8 +11,8 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from pialara_async import keys
 from pialara_async.security import tokens
+from pialara_async.security.tokens import TOKEN_SECRET
 from tests.accounts import PASSWORD, Account, login
 
 REGISTER = "/api/v1/user/register"
@@ -123,7 +123,7 @@ async def test_bcrypt_login_upgrades_the_hash(client: TestClient, db: Any) -> No
 async def test_tokens_that_must_be_refused(client: TestClient, db: Any) -> None:
     await register(client)
     token = await login(client, "ana@mflix.example")
-    secret = client.app[keys.TOKEN_SECRET]
+    secret = client.app[TOKEN_SECRET]
     claims = tokens.read(secret, token)
     now = datetime.datetime.now(datetime.UTC)
     payload = {"sub": claims.user_id, "sid": claims.session_id, "iat": now,
