@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run dev test test-pymongo test-browser screenshots lint api-fuzz check seed clean
+.PHONY: run dev test test-fast test-pymongo test-browser screenshots lint api-fuzz check seed clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "python3.13 not found (install it or set PYTHON=)"; exit 1; }
@@ -30,6 +30,10 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Everything but the tests marked slow (loads, large imports, several processes): the quick loop
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m 'not browser and not slow' $(PYTEST_ARGS)
+
 ## The web interface in real Chromium (Debian's package: apt-get install -y chromium)
 test-browser: $(STAMP)
 	$(BIN)/python -m pytest -m browser tests/browser $(PYTEST_ARGS)
@@ -42,8 +46,10 @@ screenshots: $(STAMP)
 test-pymongo: $(STAMP)
 	PIALARA_MONGODB__DRIVER=pymongo $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## ruff on everything, mypy on src/
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## schemathesis against the served OpenAPI document (anonymous, then as an admin)
 api-fuzz: $(STAMP)

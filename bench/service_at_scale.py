@@ -36,15 +36,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import mixed_load  # beside this script; the suite runs it too (tests/test_mixed_load.py)
 from bson import ObjectId
 
+from pialara_async.db import driver
+from pialara_async.readiness import wait_until_ready
+from pialara_async.repositories import movies, server, stats
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.mixed_load, shared with the suite
 
-from tests import mixed_load  # noqa: E402
 
-from pialara_async.db import driver  # noqa: E402
-from pialara_async.repositories import movies, server, stats  # noqa: E402
 
 DATABASE = "sample_mflix"
 SHARED_DUMP = ROOT.parent / "shared" / "sample_mflix" / "comments.bson.gz"
@@ -113,16 +114,8 @@ class Service:
                             PIALARA_MONGODB__DRIVER=self.driver,
                             PIALARA_SERVER__ACCESS_LOG="false", PIALARA_LOG__LEVEL="WARNING"),
             stdout=asyncio.subprocess.DEVNULL)
-        while True:
-            if self.process.returncode is not None:
-                raise SystemExit("the service exited during startup")
-            try:
-                async with http.get(f"{self.base}/ready") as response:
-                    if response.status == 200:
-                        return time.perf_counter() - started
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)  # polling another process's readiness
+        await wait_until_ready(self.base, within=600, process=self.process)
+        return time.perf_counter() - started
 
     def pids(self) -> list[int]:
         assert self.process is not None

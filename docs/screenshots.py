@@ -19,6 +19,8 @@ from pathlib import Path
 import aiohttp
 from playwright.async_api import Page, async_playwright, expect
 
+from pialara_async.readiness import wait_until_ready
+
 IMAGES = Path(__file__).parent / "images"
 CHROMIUM = "/usr/bin/chromium"
 SIZES = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
@@ -136,15 +138,7 @@ async def main() -> None:
         server = await asyncio.create_subprocess_exec(COMMAND, "serve", env=env)
         base = f"http://127.0.0.1:{port}"
         try:
-            async with aiohttp.ClientSession() as session:
-                for _ in range(300):
-                    try:
-                        async with session.get(f"{base}/ready") as ready:
-                            if ready.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.1)
+            await wait_until_ready(base, process=server)
             movie = await prepare(base, accounts)
             for path in await photograph(base, accounts, movie):
                 print(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)

@@ -7,9 +7,10 @@ started for the whole session. Tests that must stop a server get their own
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,17 @@ from pialara_async.settings import Settings, load_settings
 pytest_plugins = ["tests.accounts"]
 
 REAL_MONGODB = bool(os.environ.get("MONGODB_URI"))
+
+
+async def eventually(condition: Callable[[], bool], *, within: float = 10.0,
+                     what: str = "the condition") -> None:
+    """Until ``condition()`` holds, for what offers no event to await (work in
+    another process, a log line written after a response); fails past ``within``."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what} did not hold within {within} s")
+        await asyncio.sleep(0.01)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -66,6 +78,9 @@ def make_settings(tmp_path: Path, uri: str, database: str, **sections: dict[str,
         # own traffic; tests/security/test_rate_limits.py sets tight ones.
         "limits": {**{name: "100000/second" for name in TEST_BUDGETS},
                    **sections.pop("limits", {})},
+        # Cheap password hashes: the suite signs in thousands of times. The
+        # real cost is tested in tests/security/test_passwords.py.
+        "auth": {"argon2_memory_kib": 256, "argon2_time_cost": 1, **sections.pop("auth", {})},
     }
     overrides.update(sections)
     return load_settings(**overrides)

@@ -1,20 +1,26 @@
 """Thirty-two users at once, for thirty seconds: nothing times out, fails or is lost.
 
-The load (``tests/mixed_load.py``) reads movie pages and lists, posts and
-deletes comments (each in a transaction with the movie's counter) and saves
-preferences, while ``/ready`` is probed. The figures of the same load at the
-benchmark's scale are in ``bench/service_at_scale.py``.
+The load (``bench/mixed_load.py``, shared with ``bench/service_at_scale.py``)
+reads movie pages and lists, posts and deletes comments (each in a
+transaction with the movie's counter) and saves preferences, while
+``/ready`` is probed. The figures of the same load at the benchmark's scale
+are in ``bench/service_at_scale.py``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from bench import mixed_load
+
 from pialara_async.app import create_app
 from pialara_async.data.generate import Sizes
 from pialara_async.data.seed import seed_demo_data
 from pialara_async.settings import Settings
-from tests import mixed_load
+
+# A load: left out of make test-fast.
+pytestmark = pytest.mark.slow
 
 
 async def test_thirty_two_users_for_thirty_seconds(

@@ -11,9 +11,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo.errors import NetworkTimeout, ServerSelectionTimeoutError, WTimeoutError
 
-from pialara_async.api.errors import REQUEST_ID_HEADER
+from pialara_async.api.middlewares import REQUEST_ID_HEADER
 from pialara_async.app import create_app
 from pialara_async.settings import Settings
+from tests.conftest import eventually
 
 
 @pytest.fixture
@@ -178,10 +179,11 @@ async def test_a_client_that_goes_away_is_logged_as_such(
         await reader.read(1024)
         writer.close()
         await asyncio.wait_for(finished.wait(), 5)
-        await asyncio.sleep(0.05)  # the middlewares log after the handler ends
+        # The middlewares log after the handler ends.
+        await eventually(lambda: any(" 499 " in r.getMessage() for r in caplog.records
+                                     if r.name == "pialara_async.access"),
+                         what="the access log's 499 line")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert any(" 499 " in r.getMessage() for r in caplog.records
-               if r.name == "pialara_async.access")
 
 
 async def test_a_write_to_a_gone_client_is_not_an_error(

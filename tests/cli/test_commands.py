@@ -18,6 +18,9 @@ from pialara_async.db import driver
 from pialara_async.db.client import open_client
 from pialara_async.settings import Settings
 
+# The command in processes of its own: left out of make test-fast.
+pytestmark = pytest.mark.slow
+
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> (
     subprocess.CompletedProcess[str]

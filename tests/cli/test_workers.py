@@ -11,8 +11,13 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from pialara_async.readiness import wait_until_ready
 from pialara_async.workers import free_port
+
+# The command in processes of its own: left out of make test-fast.
+pytestmark = pytest.mark.slow
 
 
 def children_of(pid: int) -> list[tuple[int, str]]:
@@ -41,29 +46,21 @@ async def test_two_workers_serve_one_port(tmp_path: Path) -> None:
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):  # the workers start on their own; nothing to await
-                try:
-                    async with http.get(f"{base}/ready") as ready:
-                        if ready.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-            workers = [c for c in children_of(parent.pid) if " serve " in c[1]]
-            assert len(workers) == 2
-            database = [c for c in children_of(parent.pid) if "pialara_async.embedded" in c[1]]
-            assert len(database) == 1  # one embedded server for both
-            # Both answer, on the one port, from the one database.
-            statuses = []
-            for number in range(20):
-                body = {"name": f"Worker User {number}", "password": "a long password",
-                        "email": f"w{number}@pialara.example"}
-                # A new connection each time, so the kernel spreads them.
-                async with aiohttp.ClientSession() as fresh, fresh.post(
-                        f"{base}/api/v1/user/register", json=body) as response:
-                    statuses.append(response.status)
-            assert statuses == [201] * 20
+        await wait_until_ready(base, process=parent)
+        workers = [c for c in children_of(parent.pid) if " serve " in c[1]]
+        assert len(workers) == 2
+        database = [c for c in children_of(parent.pid) if "pialara_async.embedded" in c[1]]
+        assert len(database) == 1  # one embedded server for both
+        # Both answer, on the one port, from the one database.
+        statuses = []
+        for number in range(20):
+            body = {"name": f"Worker User {number}", "password": "a long password",
+                    "email": f"w{number}@pialara.example"}
+            # A new connection each time, so the kernel spreads them.
+            async with aiohttp.ClientSession() as fresh, fresh.post(
+                    f"{base}/api/v1/user/register", json=body) as response:
+                statuses.append(response.status)
+        assert statuses == [201] * 20
         parent.send_signal(signal.SIGTERM)
         started = time.monotonic()
         assert await asyncio.wait_for(parent.wait(), 30) == 0

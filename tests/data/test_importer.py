@@ -177,6 +177,7 @@ def import_command(uri: str, database: str, *args: str,
                           capture_output=True, text=True, env=env, timeout=600, check=False)
 
 
+@pytest.mark.slow
 async def test_the_sample_comments_dump_imports_and_counts(
     tmp_path: Path, mongo_uri: str, database_name: str, db: Any
 ) -> None:

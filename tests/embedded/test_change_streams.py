@@ -266,6 +266,7 @@ async def read_once(target: Any, token: Any) -> None:
         await stream.try_next()
 
 
+@pytest.mark.slow
 async def test_pruned_history_resumes_within_its_window_across_restarts(
     tmp_path: Any, settings: Settings
 ) -> None:
@@ -300,6 +301,7 @@ async def test_pruned_history_resumes_within_its_window_across_restarts(
             await driver.close_client(client)
 
 
+@pytest.mark.slow
 async def test_a_write_of_more_documents_than_the_outbox_holds_keeps_streams_working(
     db: Any,
 ) -> None:

@@ -228,6 +228,7 @@ async def test_correlated_lookup_joins_like_mongodb(db: Any) -> None:
     assert [row["count"] for row in counted] == [2, 1, 0]
 
 
+@pytest.mark.slow
 async def test_heartbeats_are_answered_while_long_commands_run(
     db: Any, settings: Settings
 ) -> None:
@@ -282,6 +283,7 @@ async def test_comparisons_match_only_their_type_bracket(db: Any, indexed: bool)
     assert await db.values.count_documents({"n": {"$gte": 10}}) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("indexed", [False, True])
 async def test_in_and_nin_take_long_lists(db: Any, indexed: bool) -> None:
     if indexed:
@@ -294,6 +296,7 @@ async def test_in_and_nin_take_long_lists(db: Any, indexed: bool) -> None:
     assert await db.items.count_documents({"n": {"$in": list(range(-1, 5000, 3))}}) == 401
 
 
+@pytest.mark.slow
 async def test_a_long_merge_lets_transactions_and_writes_through(
     mongo_client: Any, db: Any
 ) -> None:

@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+# Each example runs in a process of its own: left out of make test-fast.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("[0-9][0-9]_*.py"))
 
 

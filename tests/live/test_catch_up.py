@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
-from pialara_async import keys
 from pialara_async.app import create_app
+from pialara_async.live.state import LIVE
 from pialara_async.settings import Settings
 from pialara_async.workers import free_port
 from tests.accounts import Account
-from tests.live.test_feed import (
-    movies,  # noqa: F401 (a fixture)
+from tests.live.conftest import (
     nothing_more,
     post_comment,
     receive,
@@ -31,7 +31,7 @@ from tests.live.test_feed import (
 
 async def test_since_on_another_process_gives_exactly_the_missed_events(
     client: TestClient, aiohttp_client: Any, settings: Settings, technician: Account,
-    movies: list[ObjectId],  # noqa: F811
+    movies: list[ObjectId],
 ) -> None:
     # Two service processes on one database: A (``client``) and B.
     worker_b = await aiohttp_client(create_app(settings))
@@ -62,7 +62,7 @@ async def test_since_on_another_process_gives_exactly_the_missed_events(
 
 
 async def test_since_after_a_restart_replays_from_the_database(
-    aiohttp_client: Any, settings: Settings, db: Any, movies: list[ObjectId],  # noqa: F811
+    aiohttp_client: Any, settings: Settings, db: Any, movies: list[ObjectId],
 ) -> None:
     first = await aiohttp_client(create_app(settings))
     ws = await socket_for(first)
@@ -88,7 +88,7 @@ async def test_a_since_the_database_cannot_resume_from_says_reset(
     ws = await socket_for(client)
     await subscribe(ws, "comments", since="not-a-resume-token")
     assert (await receive(ws, timeout=5.0))["op"] == "reset"
-    assert client.app[keys.LIVE].hub.subscriber_count("comments") == 1  # and goes on live
+    assert client.app[LIVE].hub.subscriber_count("comments") == 1  # and goes on live
 
 
 async def serve_process(port: int, env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -109,9 +109,10 @@ async def until_streaming(http: aiohttp.ClientSession, base: str) -> None:
     raise AssertionError(f"{base} never opened its change streams")
 
 
+@pytest.mark.slow
 async def test_two_service_processes_agree_on_event_ids(
     tmp_path: Path, mongo_uri: str, database_name: str, db: Any,
-    movies: list[ObjectId],  # noqa: F811
+    movies: list[ObjectId],
 ) -> None:
     # Two OS processes on one database, as `serve --workers 2` or two hosts run.
     env = {k: v for k, v in os.environ.items()

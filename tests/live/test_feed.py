@@ -12,65 +12,25 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
-from pialara_async import keys
 from pialara_async.app import create_app
+from pialara_async.db.client import DATABASE
 from pialara_async.embedded.process import EmbeddedProcess
-from pialara_async.repositories import users
+from pialara_async.live.state import LIVE
+from pialara_async.services.people import PEOPLE
 from tests.accounts import PASSWORD, Account, login
 from tests.conftest import make_settings
-
-COMMENT = "/api/v1/movies/comment"
-
-
-async def feeds_ready(app: web.Application) -> None:
-    for runner in app[keys.LIVE].runners.values():
-        await asyncio.wait_for(runner.ready.wait(), 10)
-
-
-async def socket_for(client: TestClient, token: str | None = None,
-                     session: aiohttp.ClientSession | None = None) -> Any:
-    await feeds_ready(client.app)
-    path = "/api/v1/live" + (f"?token={token}" if token else "")
-    ws = await (session.ws_connect(client.make_url(path)) if session else client.ws_connect(path))
-    if token:
-        assert (await receive(ws))["type"] == "authenticated"
-    return ws
-
-
-async def receive(ws: Any, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
-    message = await ws.receive(timeout=timeout)
-    assert message.type is WSMsgType.TEXT, message
-    return json.loads(message.data)
-
-
-async def subscribe(ws: Any, topic: str, since: str | None = None) -> dict[str, Any]:
-    await ws.send_json({"action": "subscribe", "topic": topic, "since": since}
-                       if since else {"action": "subscribe", "topic": topic})
-    return await receive(ws)
-
-
-async def nothing_more(ws: Any, within: float = 0.3) -> None:
-    with pytest.raises(TimeoutError):
-        await ws.receive(timeout=within)
-
-
-@pytest.fixture
-async def movies(db: Any) -> list[ObjectId]:
-    result = await db.movies.insert_many([{"title": t, "num_mflix_comments": 0}
-                                          for t in ("Metropolis", "Nosferatu")])
-    return list(result.inserted_ids)
-
-
-async def post_comment(client: TestClient, account: Account, movie_id: ObjectId,
-                       text: str) -> str:
-    response = await client.post(COMMENT, headers=account.headers,
-                                 json={"movie_id": str(movie_id), "comment": text})
-    assert response.status == 200
-    return next(c["_id"] for c in (await response.json())["comments"] if c["text"] == text)
+from tests.live.conftest import (
+    COMMENT,
+    feeds_ready,
+    nothing_more,
+    post_comment,
+    receive,
+    socket_for,
+    subscribe,
+)
 
 
 async def test_comment_events_reach_only_their_movie(
@@ -82,8 +42,8 @@ async def test_comment_events_reach_only_their_movie(
 
     started = asyncio.get_running_loop().time()
     comment_id = await post_comment(client, technician, movies[0], "hello")
-    created = await receive(watching, timeout=1.0)
-    assert asyncio.get_running_loop().time() - started < 1.0
+    created = await receive(watching, timeout=3.0)
+    assert asyncio.get_running_loop().time() - started < 3.0  # generous on a busy machine
     assert created["op"] == "insert"
     assert created["doc_id"] == comment_id
     assert created["document"]["text"] == "hello"
@@ -91,11 +51,11 @@ async def test_comment_events_reach_only_their_movie(
 
     await client.put(COMMENT, headers=technician.headers,
                      json={"comment_id": comment_id, "updated_comment": "edited"})
-    edited = await receive(watching, timeout=1.0)
+    edited = await receive(watching, timeout=3.0)
     assert (edited["op"], edited["document"]["text"]) == ("update", "edited")
 
     await client.delete(COMMENT, headers=technician.headers, json={"comment_id": comment_id})
-    deleted = await receive(watching, timeout=1.0)
+    deleted = await receive(watching, timeout=3.0)
     assert (deleted["op"], deleted["doc_id"]) == ("delete", comment_id)
     await nothing_more(other)
 
@@ -122,7 +82,7 @@ async def test_two_hundred_subscribers_receive_one_event_exactly_once(
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     sockets = [await socket_for(client, session=session) for _ in range(200)]
     await asyncio.gather(*(subscribe(ws, f"movie:{movies[0]}:comments") for ws in sockets))
-    assert client.app[keys.LIVE].hub.subscriber_count(f"movie:{movies[0]}:comments") == 200
+    assert client.app[LIVE].hub.subscriber_count(f"movie:{movies[0]}:comments") == 200
     comment_id = await post_comment(client, technician, movies[0], "to everyone")
     events = await asyncio.gather(*(receive(ws, timeout=5.0) for ws in sockets))
     assert {e["doc_id"] for e in events} == {comment_id}
@@ -200,7 +160,7 @@ async def test_technician_clients_stream_and_no_password_hash_anywhere(
 async def test_slow_consumer_is_closed_while_a_fast_one_gets_everything(
     client: TestClient,
 ) -> None:
-    hub = client.app[keys.LIVE].hub
+    hub = client.app[LIVE].hub
     fast = await socket_for(client)
     await subscribe(fast, "movies")
 
@@ -270,7 +230,7 @@ async def test_no_event_lost_when_the_change_stream_task_restarts(
 ) -> None:
     ws = await socket_for(client)
     await subscribe(ws, f"movie:{movies[0]}:comments")
-    live = client.app[keys.LIVE]
+    live = client.app[LIVE]
     texts = [f"c{n}" for n in range(12)]
     for n, text in enumerate(texts):
         await post_comment(client, technician, movies[0], text)
@@ -287,11 +247,10 @@ async def test_no_event_lost_across_a_database_restart(
     settings = make_settings(tmp_path, private_server.uri, "restart_live",
                              mongodb={"server_selection_timeout_ms": 2000})
     http = await aiohttp_client(create_app(settings))
-    db = http.app[keys.DATABASE]
+    db = http.app[DATABASE]
     movie = (await db.movies.insert_one({"title": "M", "num_mflix_comments": 0})).inserted_id
-    user = await users.create(db, http.app[keys.PASSWORDS], name="Writer",
-                              email="w@pialara.example",
-                              password=PASSWORD, wtimeout_ms=2500, role="technician")
+    user = await http.app[PEOPLE].create(name="Writer", email="w@pialara.example",
+                                           password=PASSWORD, role="technician")
     account = Account(user.id, user.email, await login(http, user.email))
     ws = await socket_for(http)
     await subscribe(ws, f"movie:{movie}:comments")
@@ -324,7 +283,7 @@ async def test_a_new_service_resumes_from_the_saved_token(
     await db.comments.insert_one({"movie_id": movies[0], "text": "while down"})
 
     second = await aiohttp_client(create_app(settings))
-    hub = second.app[keys.LIVE].hub
+    hub = second.app[LIVE].hub
     again = await socket_for(second)
     await subscribe(again, "comments", since=f"{hub.epoch}:0")
     event = await receive(again, timeout=5.0)
@@ -338,7 +297,7 @@ async def test_a_dropped_collection_resets_subscribers_and_the_feed_goes_on(
 ) -> None:
     # What `seed` or `import --drop` does while the service runs.
     first = await aiohttp_client(create_app(settings))
-    runner = first.app[keys.LIVE].runners["comments"]
+    runner = first.app[LIVE].runners["comments"]
     ws = await socket_for(first)
     await subscribe(ws, "comments")
     await db.comments.insert_one({"movie_id": movies[0], "text": "before"})
@@ -359,7 +318,7 @@ async def test_a_dropped_collection_resets_subscribers_and_the_feed_goes_on(
     await db.comments.insert_one({"movie_id": movies[0], "text": "while down"})
     second = await aiohttp_client(create_app(settings))
     again = await socket_for(second)
-    hub = second.app[keys.LIVE].hub
+    hub = second.app[LIVE].hub
     await subscribe(again, "comments", since=f"{hub.epoch}:0")
     assert (await receive(again, timeout=5.0))["document"]["text"] == "while down"
     assert not [r for r in caplog.records if "restarting" in r.getMessage()]

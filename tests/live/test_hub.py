@@ -11,11 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
-from pialara_async import keys
 from pialara_async.live import hub as hub_module
+from pialara_async.live.state import LIVE
 from tests.accounts import Account
-from tests.live.test_feed import (
-    movies,  # noqa: F401 (a fixture)
+from tests.conftest import eventually
+from tests.live.conftest import (
     post_comment,
     receive,
     socket_for,
@@ -24,7 +24,7 @@ from tests.live.test_feed import (
 
 
 async def test_a_replay_longer_than_the_queue_arrives_whole(client: TestClient) -> None:
-    hub = client.app[keys.LIVE].hub
+    hub = client.app[LIVE].hub
     ws = await socket_for(client)
     await subscribe(ws, "movies")
     hub.publish("movies", {"op": "update", "doc_id": -1})
@@ -50,19 +50,19 @@ async def test_every_pipelined_message_gets_its_answer(client: TestClient) -> No
         await ws.send_str(json.dumps({"action": "subscribe", "topic": topic}))
     answers = [await receive(ws) for _ in range(count)]
     assert [a["type"] for a in answers] == ["subscribed"] * count
-    assert client.app[keys.LIVE].hub.slow_consumers_closed == 0
+    assert client.app[LIVE].hub.slow_consumers_closed == 0
 
 
 async def test_topics_nobody_holds_keep_no_memory(
-    client: TestClient, technician: Account, movies: list[ObjectId],  # noqa: F811
+    client: TestClient, technician: Account, movies: list[ObjectId],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    hub = client.app[keys.LIVE].hub
+    hub = client.app[LIVE].hub
     monkeypatch.setattr(hub_module, "IDLE_TOPICS", 20)
     for number in range(20):
         await post_comment(client, technician, movies[number % 2], f"nobody reads {number}")
-    await asyncio.sleep(0.5)  # no event to await: nobody is subscribed
-    assert hub.events_published >= 40  # "comments" and the movie's topic, each
+    # "comments" and the movie's topic, each; nobody is subscribed to await them.
+    await eventually(lambda: hub.events_published >= 40, what="40 events published")
     # Only the standing topics keep events (bounded); no movie topic was made,
     # and the 20 events for the movies' own topics were not kept.
     assert hub.topic_count == 4
@@ -76,13 +76,13 @@ async def test_topics_nobody_holds_keep_no_memory(
     for _ in range(600):
         await receive(ws)
     assert hub.topic_count <= 4 + 20
-    assert len(client.app[keys.LIVE].known_movies) <= 10_000
+    assert len(client.app[LIVE].known_movies) <= 10_000
 
 
 async def test_history_is_bounded_per_topic_and_in_all(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub = client.app[keys.LIVE].hub
+    hub = client.app[LIVE].hub
     monkeypatch.setattr(hub_module, "HISTORY_SIZE", 50)
     monkeypatch.setattr(hub_module, "HISTORY_TOTAL", 120)
     ws = await socket_for(client)
@@ -135,7 +135,7 @@ async def test_a_peer_that_reads_nothing_is_closed_as_slow_before_its_queue_fill
     # Large events fill the kernel's buffers long before 256 are queued: the
     # send that then waits past SEND_TIMEOUT closes the socket as slow.
     monkeypatch.setattr(hub_module, "SEND_TIMEOUT", 0.5)
-    hub = client.app[keys.LIVE].hub
+    hub = client.app[LIVE].hub
     port = client.server.port
     peer = socket.create_connection(("127.0.0.1", port))
     peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
