@@ -8,7 +8,7 @@ technician's clients) are the people service's (``services/people.py``).
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Callable, Set
 from typing import Any
 
 from bson import ObjectId
@@ -69,6 +69,12 @@ def creator_technician(caller: User, role: Role, technician_id: ObjectId | None)
     return caller.id
 
 
+def may_create_admin(caller: User | None, *, test_mode: bool) -> bool:
+    """Administrators create administrators; with ``auth.test_mode`` on (the
+    MFlix front-end's UI tests), anyone may."""
+    return test_mode or (caller is not None and caller.is_admin)
+
+
 def watch_refusal(user: User | None, role: Role | None) -> str | None:
     """Why ``user`` (None: anonymous) may not watch a live topic reserved to
     ``role`` (None: anyone); None when they may."""
@@ -77,3 +83,9 @@ def watch_refusal(user: User | None, role: Role | None) -> str | None:
     if user is None:
         return "sign in first"
     return None if user.role == role else role_refusal(frozenset({role}))
+
+
+def clients_seen_by(user: User) -> Callable[[dict[str, Any]], bool]:
+    """Which events of the ``clients`` topic ``user`` (a technician) receives:
+    those of their own clients."""
+    return lambda event: event.get("technician_id") == user.id

@@ -123,3 +123,22 @@ async def test_comments_follow_the_account_not_the_address(
                                   json={"comment_id": posted["_id"]})
     assert refused.status == 403
     assert (await db.comments.find_one({"_id": ObjectId(posted["_id"])}))["user_id"] == ana.id
+
+
+async def test_comments_show_the_contract_members_and_whether_they_are_mine(
+    client: TestClient, technician: Account, client_account: Account, movie_id: ObjectId
+) -> None:
+    contract = {"_id", "name", "email", "movie_id", "text", "date"}
+    await post(client, technician, movie_id, "by the technician")
+    answer = await post(client, client_account, movie_id, "by the client")
+    listed = (await answer.json())["comments"]
+    # The account a comment belongs to stays internal.
+    assert [set(c) for c in listed] == [contract | {"mine"}] * 2
+    assert {c["text"]: c["mine"] for c in listed} == {"by the client": True,
+                                                      "by the technician": False}
+    anonymous = await (await client.get(f"/api/v1/movies/id/{movie_id}")).json()
+    assert [set(c) for c in anonymous["movie"]["comments"]] == [contract] * 2
+    signed_in = await (await client.get(f"/api/v1/movies/id/{movie_id}",
+                                        headers=technician.headers)).json()
+    assert {c["text"]: c["mine"] for c in signed_in["movie"]["comments"]} == {
+        "by the client": False, "by the technician": True}

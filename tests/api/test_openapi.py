@@ -8,7 +8,9 @@ import re
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from pialara_async.api import errors, people
 from pialara_async.api.endpoint import ATTRIBUTE
+from pialara_async.refusals import EmailTaken, LastAdmin, NotFound, TechnicianRequired
 
 # The document and its own page, and the web interface's pages, are no API.
 UNDESCRIBED = ("/api/v1/openapi.json", "/api/v1/docs", "/app")
@@ -88,3 +90,12 @@ async def test_the_declaration_states_what_the_route_enforces(client: TestClient
     assert register["name"]["minLength"] == 4
     movie = document["paths"]["/api/v1/movies/id/{movie_id}"]["get"]
     assert movie["parameters"][0]["schema"]["pattern"] == "^[0-9a-fA-F]{24}$"
+
+
+def test_a_routes_errors_come_from_the_one_table() -> None:
+    operation = getattr(people.update_user, ATTRIBUTE)
+    for refusal in (EmailTaken, TechnicianRequired, LastAdmin, NotFound):
+        answer = errors.answer_for(refusal)
+        assert answer is not None
+        assert answer.description in operation.errors[answer.status]
+    assert set(operation.errors) == {400, 401, 403, 404, 409}

@@ -47,12 +47,14 @@ async def test_comment_events_reach_only_their_movie(
     assert created["op"] == "insert"
     assert created["doc_id"] == comment_id
     assert created["document"]["text"] == "hello"
+    assert "user_id" not in created["document"]  # the owner stays internal
     assert created["topic"] == f"movie:{movies[0]}:comments"
 
     await client.put(COMMENT, headers=technician.headers,
                      json={"comment_id": comment_id, "updated_comment": "edited"})
     edited = await receive(watching, timeout=3.0)
     assert (edited["op"], edited["document"]["text"]) == ("update", "edited")
+    assert "user_id" not in edited["document"]
 
     await client.delete(COMMENT, headers=technician.headers, json={"comment_id": comment_id})
     deleted = await receive(watching, timeout=3.0)

@@ -23,6 +23,7 @@ from pialara_async.api.fields import GivenPassword, Strict
 from pialara_async.api.validation import validation_messages
 from pialara_async.emails import EmailAddress, InvalidEmail, normalize
 from pialara_async.jsonio import json_response
+from pialara_async.policy import may_create_admin
 from pialara_async.refusals import EmailTaken, RoleRuleBroken, WrongPassword
 from pialara_async.repositories import comments
 from pialara_async.security.passwords import MAX_LENGTH, MIN_LENGTH
@@ -225,9 +226,7 @@ async def comment_report(call: Call[None, None, None]) -> CommentReport:
           responses={201: AuthResult, 401: Status, 411: RegistrationFailure},
           refuses=REGISTRATION_REFUSALS)
 async def make_admin(call: Call[None, Registration, None]) -> web.Response | AuthResult:
-    # Who may: an administrator, or anyone while auth.test_mode is on (the
-    # MFlix front-end's UI tests); a setting, so it is decided here.
-    test_mode = call.app(SETTINGS).auth.test_mode
-    if not test_mode and (call.caller is None or not call.user.is_admin):
+    caller = call.caller.user if call.caller else None
+    if not may_create_admin(caller, test_mode=call.app(SETTINGS).auth.test_mode):
         return _fail()
     return await _register(call, admin=True)

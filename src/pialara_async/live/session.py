@@ -131,14 +131,11 @@ class LiveSession:
         refused = policy.watch_refusal(user, topic.role)
         if refused is not None or user is None:
             return refused, None
-        if name != topics.CLIENTS:
-            return None, None
-        if not self.live.pre_images:
+        if name == topics.CLIENTS and not self.live.pre_images:
             # Deletions of clients are routed from what the service knows.
             for client in await self.people.clients_of(user.id):
                 self.live.technician_of[client["_id"]] = user.id
-        technician = user.id
-        return None, lambda event: event.get("technician_id") == technician
+        return None, None if topic.seen_by is None else topic.seen_by(user)
 
     async def catch_up(self, topic: str, since: str, accept: Accept) -> None:
         """``since`` names an event this process does not hold (another

@@ -6,11 +6,14 @@ publish, the hub that keeps, and the sessions that subscribe all read it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bson import ObjectId
 
-from pialara_async.models import Role
+from pialara_async import policy
+from pialara_async.models import Role, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +23,8 @@ class Topic:
     # Recent events kept whether or not anyone subscribes (for ``since``);
     # otherwise only while subscribed and a little after.
     standing: bool = True
+    # Which of its events a subscriber receives (a rule of policy.py); None: all.
+    seen_by: Callable[[User], Callable[[dict[str, Any]], bool]] | None = None
 
 
 COMMENTS = "comments"
@@ -31,7 +36,7 @@ TOPICS: dict[str, Topic] = {
     COMMENTS: Topic("comments"),
     MOVIES: Topic("movies"),
     USERS: Topic("users", role="admin"),
-    CLIENTS: Topic("users", role="technician"),
+    CLIENTS: Topic("users", role="technician", seen_by=policy.clients_seen_by),
 }
 # ``movie:{id}:comments``: one movie's comments, a topic while someone watches it.
 MOVIE_COMMENTS = Topic("comments", standing=False)
