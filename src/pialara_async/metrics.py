@@ -20,6 +20,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pymongo import monitoring
 
+from pialara_async.background.supervisor import running
+
 if TYPE_CHECKING:
     from pialara_async.live.state import Live
 
@@ -152,8 +154,6 @@ async def measure_loop_lag(metrics: Metrics) -> None:
 
 
 async def loop_lag_ctx(app: web.Application) -> AsyncIterator[None]:
-    from pialara_async.background.supervisor import running
-
     async with running("event-loop-lag", lambda: measure_loop_lag(app[METRICS])):
         yield
 
