@@ -180,8 +180,27 @@ def endpoint(
 
 def serialise(answer: BaseModel) -> dict[str, Any]:
     """The members of a response model, and nothing else: a member the model
-    lacks cannot reach the client (members left unset stay absent)."""
-    return answer.model_dump(mode="python", by_alias=True, exclude_unset=True)
+    lacks cannot reach the client (members left unset stay absent; extra
+    members only where the model allows them).
+
+    Members are taken as validated, by their aliases: free-form values (a
+    movie's ``dict[str, Any]``) are not copied again, which ``model_dump``
+    would do value by value (a quarter of a movie page's time in the service)."""
+    fields = type(answer).model_fields
+    present = answer.model_fields_set
+    body = {field.alias or name: _plain(getattr(answer, name))
+            for name, field in fields.items() if name in present}
+    if answer.model_extra:
+        body.update(answer.model_extra)
+    return body
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return serialise(value)
+    if isinstance(value, list) and value and isinstance(value[0], BaseModel):
+        return [serialise(item) for item in value]
+    return value
 
 
 def _invalid_answer(invalid_body: Invalid | None, error: ApiError) -> web.Response | None:
