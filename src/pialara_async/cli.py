@@ -136,12 +136,19 @@ def embedded_db(ctx: click.Context, host: str | None, port: int, data_dir: Path 
     except ImportError:
         _fail("the embedded database needs the 'embedded' extra: "
               "pip install 'pialara-async[embedded]'")
+    from pialara_async.embedded.ownership import current_owner
+
     settings = _settings(ctx)
     emb = settings.embedded
+    directory = data_dir or settings.data_dir / "db"
+    owner = current_owner(directory)
+    if owner is not None:  # one engine per data directory, as one mongod per dbPath
+        _fail(f"{directory} is already served by process {owner.pid} at {owner.uri}: "
+              "connect to it there", code=1)
     serve_embedded([
         "--host", host or emb.host,
         "--port", str(port),
-        "--data-dir", str(data_dir or settings.data_dir / "db"),
+        "--data-dir", str(directory),
         "--replica-set", emb.replica_set,
         "--history-size", str(emb.history_size),
     ])

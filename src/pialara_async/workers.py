@@ -19,8 +19,8 @@ import signal
 import socket
 import sys
 
-from pialara_async.background.supervisor import running, stop
-from pialara_async.db.client import embedded_process, keep_running
+from pialara_async.background.supervisor import stop
+from pialara_async.db.client import embedded_database
 from pialara_async.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,10 @@ async def serve_workers(settings: Settings, host: str, port: int, count: int) ->
     stack = contextlib.AsyncExitStack()
     async with stack:
         if settings.mongodb.embedded:
-            database = embedded_process(settings)
-            await database.start()
-            stack.push_async_callback(database.stop)
-            await stack.enter_async_context(running(
-                "embedded-database", lambda: keep_running(database),
-                initial_backoff=0.2, max_backoff=5.0))
+            uri, _process = await stack.enter_async_context(
+                embedded_database(settings, supervised=True))
             env.pop("MONGODB_URI", None)
-            env["PIALARA_MONGODB__URI"] = database.uri
+            env["PIALARA_MONGODB__URI"] = uri
         port = port or free_port(host)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -17,21 +17,10 @@ import pytest
 from pialara_async.db import driver
 from pialara_async.db.client import open_client
 from pialara_async.settings import Settings
+from tests.cli.conftest import cli
 
 # The command in processes of its own: left out of make test-fast.
 pytestmark = pytest.mark.slow
-
-
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> (
-    subprocess.CompletedProcess[str]
-):
-    environment = {k: v for k, v in os.environ.items()
-                   if not k.startswith("PIALARA_") and k != "MONGODB_URI"}
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "pialara_async", *args],
-        capture_output=True, text=True, timeout=timeout, env=environment, check=False,
-    )
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from pialara_async.background.supervisor import running
 from pialara_async.db import driver
+from pialara_async.embedded.ownership import DataDirectoryInUse, current_owner
 from pialara_async.embedded.process import EmbeddedProcess
 from pialara_async.metrics import METRICS
 from pialara_async.repositories import indexes
@@ -23,8 +24,10 @@ log = logging.getLogger(__name__)
 
 CLOSE_LIMIT = 1.0
 
-# The embedded server, when no URI is configured.
+# The embedded server, when no URI is configured and this process started it.
 EMBEDDED = web.AppKey("embedded", EmbeddedProcess)
+# The embedded database's address: ours, or that of the process owning the directory.
+DATABASE_URI = web.AppKey("database_uri", str)
 # Motor's AsyncIOMotorClient or PyMongo's AsyncMongoClient (see driver.py).
 DB_CLIENT = web.AppKey("db_client", Any)
 # The database of the MFlix and PIA Lara collections, on DB_CLIENT.
@@ -68,23 +71,52 @@ def embedded_process(settings: Settings) -> EmbeddedProcess:
     )
 
 
+@contextlib.asynccontextmanager
+async def embedded_database(settings: Settings, *, supervised: bool) -> (
+    AsyncIterator[tuple[str, EmbeddedProcess | None]]
+):
+    """``(uri, process)`` of the embedded database on the configured data
+    directory. When a live server owns the directory (another ``serve``,
+    ``embedded-db``…), its URI, as a client of it (process None): one engine
+    per directory, so every process sees every write. Otherwise a server of
+    our own for the duration; ``supervised``: restarted on its port and
+    data directory whenever it exits, as a service manager restarts a mongod."""
+    owner = await asyncio.to_thread(current_owner, settings.data_dir / "db")
+    if owner is not None:
+        log.info("the embedded database is served by process %d: using it at %s",
+                 owner.pid, owner.uri)
+        yield owner.uri, None
+        return
+    process = embedded_process(settings)
+    try:
+        await process.start()
+    except DataDirectoryInUse as error:  # another process took it meanwhile
+        if error.owner is None:
+            raise
+        yield error.owner.uri, None
+        return
+    try:
+        if not supervised:
+            yield process.uri, process
+            return
+        async with running("embedded-database", functools.partial(keep_running, process),
+                           initial_backoff=0.2, max_backoff=5.0):
+            yield process.uri, process
+    finally:
+        await process.stop()
+
+
 async def embedded_database_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Start the embedded server when no URI is configured (before the client),
-    and keep it running: restarted on its port and data directory whenever it
-    exits, as a service manager would restart a mongod."""
+    """The embedded database when no URI is configured (before the client)."""
     settings = app[SETTINGS]
     if not settings.mongodb.embedded:
         yield
         return
-    process = embedded_process(settings)
-    await process.start()
-    app[EMBEDDED] = process
-    try:
-        async with running("embedded-database", functools.partial(keep_running, process),
-                           initial_backoff=0.2, max_backoff=5.0):
-            yield
-    finally:
-        await process.stop()
+    async with embedded_database(settings, supervised=True) as (uri, process):
+        app[DATABASE_URI] = uri
+        if process is not None:
+            app[EMBEDDED] = process
+        yield
 
 
 async def keep_running(process: EmbeddedProcess) -> None:
@@ -101,9 +133,7 @@ async def keep_running(process: EmbeddedProcess) -> None:
 
 def database_uri(app: web.Application) -> str:
     settings = app[SETTINGS]
-    if settings.mongodb.uri:
-        return settings.mongodb.uri
-    return app[EMBEDDED].uri
+    return settings.mongodb.uri or app[DATABASE_URI]
 
 
 async def database_client_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -137,13 +167,14 @@ async def close_quickly(client: Any) -> None:
 
 @contextlib.asynccontextmanager
 async def connect(settings: Settings) -> AsyncIterator[tuple[Any, Any]]:
-    """``(client, database)`` outside the web app (CLI, scripts); starts the
-    embedded server for the duration when no URI is configured."""
+    """``(client, database)`` outside the web app (CLI, scripts). With no URI
+    configured: the embedded server that owns the data directory, or one
+    started for the duration."""
     async with contextlib.AsyncExitStack() as stack:
         uri = settings.mongodb.uri
         if not uri:
-            process = await stack.enter_async_context(embedded_process(settings))
-            uri = process.uri
+            uri, _process = await stack.enter_async_context(
+                embedded_database(settings, supervised=False))
         client = open_client(settings, uri)
         stack.push_async_callback(driver.close_client, client)
         yield client, client.get_database(settings.mongodb.database)

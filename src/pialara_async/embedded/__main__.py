@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
 import sys
 from pathlib import Path
 
+from pialara_async.embedded.ownership import DataDirectoryInUse
 from pialara_async.embedded.server import DEFAULT_HISTORY_SIZE, DEFAULT_SET_NAME, EmbeddedServer
 
 
@@ -35,7 +37,16 @@ async def serve(server: EmbeddedServer, exit_with_parent: bool = False) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     watcher = asyncio.create_task(_until_stdin_closes(stop)) if exit_with_parent else None
-    uri = await server.start()
+    try:
+        uri = await server.start()
+    except DataDirectoryInUse as error:
+        # One line for the parent (EmbeddedProcess), and one for a person.
+        owner = None if error.owner is None else dataclasses.asdict(error.owner)
+        print(json.dumps({"in_use_by": owner}), flush=True)
+        logging.getLogger("embedded").error("%s", error)
+        if watcher is not None:
+            watcher.cancel()
+        raise SystemExit(3) from None
     print(json.dumps({"uri": uri, "port": server.port}), flush=True)
     try:
         await stop.wait()

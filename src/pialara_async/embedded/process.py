@@ -17,11 +17,13 @@ import sys
 from pathlib import Path
 from typing import Self
 
+from pialara_async.embedded.ownership import DataDirectoryInUse, EmbeddedStartError, Owner
+
 log = logging.getLogger(__name__)
 
 
-class EmbeddedStartError(RuntimeError):
-    pass
+# Re-exported: the service catches them from here.
+__all__ = ["DataDirectoryInUse", "EmbeddedProcess", "EmbeddedStartError"]
 
 
 class EmbeddedProcess:
@@ -89,6 +91,11 @@ class EmbeddedProcess:
             raise EmbeddedStartError(
                 f"embedded database did not start (exit code {process.returncode})"
             ) from error
+        if "in_use_by" in ready:
+            await self.stop()
+            owner = ready["in_use_by"]
+            raise DataDirectoryInUse(Path(str(self.data_dir)), None if owner is None else
+                                     Owner(owner["pid"], owner["uri"], owner["port"]))
         # Keep the port so a restart serves the same address, like a mongod would.
         self.port = int(ready["port"])
         self.uri = str(ready["uri"])

@@ -40,6 +40,7 @@ from pialara_async.embedded.errors import CommandError
 from pialara_async.embedded.handshake import ReplicaSetIdentity, complete_hello
 from pialara_async.embedded.index_commands import IndexCommands
 from pialara_async.embedded.indexes import IndexCatalog
+from pialara_async.embedded.ownership import DirectoryLock
 from pialara_async.embedded.planner import Planner
 from pialara_async.embedded.replies import first_batch
 from pialara_async.embedded.stored import StoredDocuments
@@ -406,6 +407,7 @@ class EmbeddedServer:
         self._reaper: asyncio.Task[None] | None = None
         self._warming: asyncio.Task[None] | None = None
         self._temporary: tempfile.TemporaryDirectory[str] | None = None
+        self._lock: DirectoryLock | None = None
 
     @property
     def uri(self) -> str:
@@ -437,6 +439,10 @@ class EmbeddedServer:
         self._warming = asyncio.create_task(self._layer.warm())
 
     async def start(self) -> str:
+        if self.data_dir is not None:
+            # Before the engine opens a file: a second owner stops here.
+            self._lock = DirectoryLock(self.data_dir)
+            self._lock.acquire()
         self._engine.start()
         client = await self._engine.run(self._open_engine())
         proxy = LayeredProxy(client=client, host=self.host, port=self.port)
@@ -452,6 +458,8 @@ class EmbeddedServer:
         address = await proxy.start()
         self.port = identity.port = address.port
         await self._engine.run(self._start_warming())
+        if self._lock is not None:
+            self._lock.record(self.uri, self.port)
         log.info("embedded MongoDB serving on %s (data: %s)", self.uri, self.data_dir)
         return self.uri
 
@@ -484,6 +492,9 @@ class EmbeddedServer:
             await self._engine.run(self._close_engine(proxy))
         self._engine.stop()
         self._proxy = self._layer = self._client = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         if self._temporary is not None:
             self._temporary.cleanup()
             self._temporary = self.data_dir = None
