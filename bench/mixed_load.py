@@ -26,6 +26,9 @@ PASSWORD = "mixed load password"
 # Share of each action in a client's loop.
 WEIGHTS = {"movie page": 35, "list": 15, "post comment": 20, "delete comment": 12,
            "preferences": 10, "search": 8}
+# The split load: writers only comment, on a few movies; readers only read.
+WRITER_WEIGHTS = {"post comment": 60, "delete comment": 40}
+READER_WEIGHTS = {"movie page": 60, "list": 20, "search": 20}
 
 
 @dataclass
@@ -49,10 +52,15 @@ class Report:
     counter_mismatches: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     by_action: dict[str, list[float]] = field(default_factory=dict)  # seconds
+    timeouts_by_action: Counter[str] = field(default_factory=Counter)
 
     @property
     def total(self) -> int:
         return sum(self.requests.values())
+
+    @property
+    def reads_answered(self) -> int:
+        return sum(len(self.by_action.get(action, [])) for action in READER_WEIGHTS)
 
     @property
     def server_errors(self) -> int:
@@ -75,9 +83,11 @@ async def register(http: aiohttp.ClientSession, base: str, email: str) -> str:
 
 class _Client:
     def __init__(self, http: aiohttp.ClientSession, base: str, email: str, token: str,
-                 movies: list[ObjectId], report: Report, seed: int) -> None:
+                 movies: list[ObjectId], report: Report, seed: int,
+                 weights: dict[str, int] = WEIGHTS) -> None:
         self.http, self.base, self.email, self.token = http, base, email, token
         self.movies = movies
+        self.weights = weights
         self.report = report
         self.random = random.Random(seed)
         self.mine: list[tuple[ObjectId, str]] = []  # (comment id, text), not yet deleted
@@ -95,6 +105,7 @@ class _Client:
                     status = response.status
         except TimeoutError:
             self.report.timeouts += 1
+            self.report.timeouts_by_action[action] += 1
             return 0, None
         took = time.perf_counter() - started
         self.report.latencies.append(took)
@@ -112,7 +123,7 @@ class _Client:
         return False
 
     async def step(self) -> None:
-        action = self.random.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
+        action = self.random.choices(list(self.weights), weights=list(self.weights.values()))[0]
         if action == "delete comment" and not self.mine:
             action = "post comment"
         movie = self.random.choice(self.movies)
@@ -173,16 +184,30 @@ async def _probe_ready(http: aiohttp.ClientSession, base: str, report: Report,
 
 
 async def run(base: str, movies: list[ObjectId], *, clients: int = 32,
-              seconds: float = 30.0, seed: int = 1) -> Report:
-    """Run the load against the service at ``base`` and return what happened."""
+              seconds: float = 30.0, seed: int = 1, writers: int = 0,
+              hot_movies: int = 10) -> Report:
+    """Run the load against the service at ``base`` and return what happened.
+
+    With ``writers``, the load is split: that many clients only post and delete
+    comments, all on the first ``hot_movies`` movies (people commenting together
+    on a few popular ones), and the other clients only read.
+    """
     report = Report()
     connector = aiohttp.TCPConnector(limit=clients + 4)
     async with aiohttp.ClientSession(connector=connector) as http:
         tag = uuid.uuid4().hex[:8]
         emails = [f"load{n}-{tag}@mflix.example" for n in range(clients)]
         tokens = await asyncio.gather(*(register(http, base, e) for e in emails))
-        users = [_Client(http, base, email, token, movies, report, seed + n)
-                 for n, (email, token) in enumerate(zip(emails, tokens, strict=True))]
+        users = []
+        for n, (email, token) in enumerate(zip(emails, tokens, strict=True)):
+            if not writers:
+                users.append(_Client(http, base, email, token, movies, report, seed + n))
+            elif n < writers:
+                users.append(_Client(http, base, email, token, movies[:hot_movies], report,
+                                     seed + n, WRITER_WEIGHTS))
+            else:
+                users.append(_Client(http, base, email, token, movies, report, seed + n,
+                                     READER_WEIGHTS))
         stop = asyncio.Event()
         deadline = time.monotonic() + seconds
 

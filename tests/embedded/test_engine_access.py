@@ -74,3 +74,65 @@ async def test_access_is_reentrant_for_the_task_that_holds_it() -> None:
     access = EngineAccess()
     async with access.exclusive(), access.shared(0.01):
         assert access.busy
+
+
+async def test_a_stream_of_exclusive_holders_does_not_starve_shared_ones() -> None:
+    """Writers that always have one more exclusive request queued (PyMongo's pool
+    gives every writer a connection of its own) must still let reads in: a read
+    waits only for the requests that arrived before it."""
+    access = EngineAccess()
+    stop = asyncio.Event()
+    granted_exclusive = 0
+
+    async def writer() -> None:
+        nonlocal granted_exclusive
+        while not stop.is_set():
+            async with access.exclusive():
+                granted_exclusive += 1
+                await asyncio.sleep(0.001)  # a statement executing
+
+    writers = [asyncio.create_task(writer()) for _ in range(8)]
+    await asyncio.sleep(0)  # every writer takes its first step
+    assert access.waiting == 7  # one holds access, the others queue behind it
+    reads = 0
+    for _ in range(5):
+        before = granted_exclusive
+        async with access.shared(1.0):  # LockTimeout if starved
+            reads += 1
+            # The read waited only for the writers queued before it (and the holder).
+            assert granted_exclusive - before <= 8
+    stop.set()
+    await asyncio.gather(*writers)
+    assert reads == 5
+
+
+async def test_a_request_given_up_leaves_the_queue_moving() -> None:
+    access = EngineAccess()
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with access.shared():
+            held.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await held.wait()
+    # An exclusive request that times out must not keep later shared ones waiting.
+    with pytest.raises(CommandError):
+        async with access.exclusive(0.02):
+            pass
+    async with access.shared(0.05):
+        assert access.busy
+    waiting = asyncio.create_task(access.exclusive(5).__aenter__())
+    await asyncio.sleep(0)
+    assert access.waiting == 1
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    async with access.shared(0.05):
+        assert access.waiting == 0
+    release.set()
+    await holder
+    async with access.exclusive(0.05):
+        assert access.busy

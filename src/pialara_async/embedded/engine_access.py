@@ -5,8 +5,13 @@ alone (mongoeco's SQLite engine holds one transaction, and fails other
 sessions' commands while it is open). An exclusive holder only ever executes
 (replays and runs statements, then commits or rolls back); it never waits for
 a client, so every wait here is bounded by the execution time of the commands
-ahead. New shared holders queue behind a waiting exclusive one, so a stream of
-reads cannot starve a commit.
+ahead.
+
+Requests are granted in arrival order: consecutive shared requests at the head
+of the queue enter together, an exclusive one enters when the engine is free.
+So a read waits only for the requests that arrived before it, however many
+writers keep queueing (PyMongo's pool gives each writer a connection of its
+own), and a stream of reads cannot starve a commit either.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 from pialara_async.embedded.errors import CommandError
 
@@ -27,74 +34,96 @@ def lock_timeout(seconds: float, labels: tuple[str, ...] = ()) -> CommandError:
                         f"waited {seconds:g} s for the engine without getting it", labels)
 
 
+@dataclass(eq=False)
+class _Request:
+    exclusive: bool
+    granted: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
 class EngineAccess:
     def __init__(self) -> None:
         self._shared = 0
         self._exclusive = False
-        self._exclusive_waiting = 0
-        self._changed = asyncio.Condition()
+        self._queue: deque[_Request] = deque()
 
     @property
     def busy(self) -> bool:
         return self._exclusive or self._shared > 0
 
-    async def _wait(self, predicate: Callable[[], bool], limit: float | None,
-                    error: CommandError) -> None:
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    def _grant(self) -> None:
+        """Let in, in order, every request at the head that may enter now."""
+        while self._queue and not self._exclusive:
+            head = self._queue[0]
+            if head.exclusive:
+                if self._shared:
+                    return
+                self._exclusive = True
+            else:
+                self._shared += 1
+            self._queue.popleft()
+            head.granted.set_result(None)
+
+    def _release(self, exclusive: bool) -> None:
+        if exclusive:
+            self._exclusive = False
+        else:
+            self._shared -= 1
+        self._grant()
+
+    async def _enter(self, exclusive: bool, limit: float | None, error: CommandError) -> None:
+        request = _Request(exclusive)
+        self._queue.append(request)
+        self._grant()
+        if request.granted.done():
+            return
         try:
             async with asyncio.timeout(limit):
-                await self._changed.wait_for(predicate)
-        except TimeoutError:
-            raise error from None
+                await asyncio.shield(request.granted)
+        except BaseException as failure:
+            if request.granted.done():
+                # Granted as the wait ended: give it back.
+                self._release(exclusive)
+            else:
+                request.granted.cancel()
+                self._queue.remove(request)
+                self._grant()  # those behind it may enter now
+            if isinstance(failure, TimeoutError):
+                raise error from None
+            raise
+
+    @contextlib.asynccontextmanager
+    async def _held(self, exclusive: bool) -> AsyncIterator[None]:
+        token = _holding.set(True)
+        try:
+            yield
+        finally:
+            _holding.reset(token)
+            self._release(exclusive)
 
     @contextlib.asynccontextmanager
     async def shared(self, limit: float | None = None,
                      error: CommandError | None = None) -> AsyncIterator[None]:
-        """Run beside other shared holders; wait at most ``limit`` s for an exclusive
-        one, then fail with ``error`` (LockTimeout by default).
+        """Run beside other shared holders; wait at most ``limit`` s for the requests
+        ahead, then fail with ``error`` (LockTimeout by default).
 
         Re-entrant: a task that holds access (shared or exclusive) already has it.
         """
         if _holding.get():
             yield
             return
-        async with self._changed:
-            if self._exclusive or self._exclusive_waiting:
-                await self._wait(lambda: not (self._exclusive or self._exclusive_waiting),
-                                 limit, error or lock_timeout(limit or 0))
-            self._shared += 1
-        async with self._held(self._release_shared):
+        await self._enter(False, limit, error or lock_timeout(limit or 0))
+        async with self._held(False):
             yield
 
     @contextlib.asynccontextmanager
     async def exclusive(self, limit: float | None = None,
                         labels: tuple[str, ...] = ()) -> AsyncIterator[None]:
         """Run alone; wait at most ``limit`` s (then LockTimeout with ``labels``)."""
-        async with self._changed:
-            self._exclusive_waiting += 1
-            try:
-                await self._wait(lambda: not self._exclusive and self._shared == 0,
-                                 limit, lock_timeout(limit or 0, labels))
-            finally:
-                self._exclusive_waiting -= 1
-                self._changed.notify_all()
-            self._exclusive = True
-        async with self._held(self._release_exclusive):
+        await self._enter(True, limit, lock_timeout(limit or 0, labels))
+        async with self._held(True):
             yield
-
-    def _release_shared(self) -> None:
-        self._shared -= 1
-
-    def _release_exclusive(self) -> None:
-        self._exclusive = False
-
-    @contextlib.asynccontextmanager
-    async def _held(self, release: Callable[[], None]) -> AsyncIterator[None]:
-        """Mark the task as holding access until the block ends, then ``release``."""
-        token = _holding.set(True)
-        try:
-            yield
-        finally:
-            _holding.reset(token)
-            async with self._changed:
-                release()
-                self._changed.notify_all()
