@@ -13,10 +13,14 @@
    ``/stats/directors``: the first (cold) request, single-client p50/p99, and
    requests/s at 32 clients, through the service and through the same
    repository call made directly with Motor; service ÷ driver at p50.
-4. Runs the mixed load of ``tests/mixed_load.py`` (32 users: movie pages, lists,
+4. Runs the mixed load of ``bench/mixed_load.py`` (32 users: movie pages, lists,
    comments posted and deleted, preferences) for 60 s, once per driver, and
    prints requests, timeouts, 5xx, acknowledged vs present writes and counter
    mismatches.
+5. Runs the split load, once per driver: half the users only post and delete
+   comments on the 10 most popular movies, the other half only read; prints
+   reads answered and p50/p99 per kind of request (writers must not starve
+   readers, whichever driver's pool shape).
 
 Figures, not assertions: everything runs on this machine at once.
 """
@@ -243,12 +247,17 @@ async def routes(args: argparse.Namespace, http: aiohttp.ClientSession, service:
               f"{d50:>6.1f}ms{d99:>6.1f}ms{drps:>7.0f} |{s50 / d50:>6.2f}{drps / srps:>7.2f}")
 
 
+def quantile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000 if ordered else 0.0
+
+
 async def mixed(args: argparse.Namespace, http: aiohttp.ClientSession, service: Service,
-                db: Any) -> None:
+                db: Any, writers: int = 0) -> None:
     ids = [m["_id"] for m in await db.movies.find({}, {"_id": 1}).sort(
         movies.POPULARITY, -1).limit(50).to_list(None)]
     report = await mixed_load.run(service.base, ids, clients=args.clients,
-                                  seconds=args.mixed_seconds)
+                                  seconds=args.mixed_seconds, writers=writers)
     await mixed_load.verify(db, report)
     present = report.acknowledged_writes - len(report.lost)
     latencies = sorted(report.latencies)
@@ -260,6 +269,12 @@ async def mixed(args: argparse.Namespace, http: aiohttp.ClientSession, service: 
           f"{len(report.failures)} unexpected answers; /ready 200 {ready}/{report.ready_probes}; "
           f"writes acknowledged {report.acknowledged_writes}, present {present}; "
           f"counter mismatches {len(report.counter_mismatches)}")
+    if writers:
+        print(f"   reads answered {report.reads_answered}; timeouts by kind "
+              f"{dict(report.timeouts_by_action) or 'none'}")
+        for action, took in sorted(report.by_action.items()):
+            print(f"     {action:<16} {len(took):>6}  p50 {quantile(took, 0.5):6.0f} ms"
+                  f"  p99 {quantile(took, 0.99):6.0f} ms")
     for line in (report.failures + report.lost + report.counter_mismatches)[:5]:
         print("     ", line)
 
@@ -294,6 +309,10 @@ async def main(args: argparse.Namespace) -> None:
                     await routes(args, http, service, db, client)
                 print(f"\n4. Mixed load, {args.clients} users, {args.mixed_seconds:.0f} s")
                 await mixed(args, http, service, db)
+                writers = args.clients // 2
+                print(f"\n5. Split load: {writers} writers on 10 movies, "
+                      f"{args.clients - writers} readers, {args.mixed_seconds:.0f} s")
+                await mixed(args, http, service, db, writers=writers)
                 print(f"   memory: {service.memory()}")
             finally:
                 await driver.close_client(client)
