@@ -97,6 +97,28 @@ async def test_two_hundred_subscribers_receive_one_event_exactly_once(
     await session.close()
 
 
+async def test_comments_from_writers_at_once_reach_every_subscriber_exactly_once(
+    client: TestClient, technician: Account, movies: list[ObjectId]
+) -> None:
+    """People commenting together on one movie: eight writers at once, each
+    event delivered once to every subscriber (latency: bench/live_feed.py --writers)."""
+    topic = f"movie:{movies[0]}:comments"
+    sockets = [await socket_for(client) for _ in range(3)]
+    for ws in sockets:
+        await subscribe(ws, topic)
+
+    async def writer(number: int) -> list[str]:
+        return [await post_comment(client, technician, movies[0], f"w{number}-{n}")
+                for n in range(5)]
+
+    posted = {c for ids in await asyncio.gather(*map(writer, range(8))) for c in ids}
+    assert len(posted) == 40
+    for ws in sockets:
+        received = [(await receive(ws, timeout=10.0))["doc_id"] for _ in range(40)]
+        assert sorted(received) == sorted(posted)  # each once
+        await nothing_more(ws, 0.2)
+
+
 async def test_events_are_sent_uncompressed_even_when_the_client_offers_deflate(
     client: TestClient, technician: Account, movies: list[ObjectId]
 ) -> None:
