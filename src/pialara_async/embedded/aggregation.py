@@ -18,6 +18,8 @@ from typing import Any
 
 from mongoeco.core.aggregation import grouping_stages
 
+from pialara_async.embedded import seam
+
 _SEEN_FIELD = "__pialara_bucket_documents"
 _installed = False
 
@@ -52,11 +54,14 @@ def install() -> None:
         grouping_stages._apply_bucket: _bucket_without_empty(grouping_stages._apply_bucket),
         grouping_stages._apply_count: _count_without_empty(grouping_stages._apply_count),
     }
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("mongoeco") or module is None:
-            continue
-        for attribute, value in list(vars(module).items()):
-            replacement = replacements.get(value) if callable(value) else None
-            if replacement is not None:
-                setattr(module, attribute, replacement)
+    # Every module that imported a stage function holds it under some name.
+    found = [(module, attribute, replacements[value])
+             for name, module in list(sys.modules.items())
+             if name.startswith("mongoeco") and module is not None
+             for attribute, value in list(vars(module).items())
+             if callable(value) and value in replacements]
+    if {replacement for _m, _a, replacement in found} != set(replacements.values()):
+        raise seam.SeamMismatch("mongoeco's $bucket/$count stages are no longer where "
+                                "the embedded layer replaces them")
+    seam.rebind(found)
     _installed = True

@@ -127,6 +127,15 @@ under load, a comment's transaction answered 500. ``BEGIN IMMEDIATE`` takes
 the write lock up front, so the other connection waits its turn instead. The
 embedded server runs one transaction statement at a time, so nothing of the
 engine's own waits behind it.
+
+15. Expired documents are left to the TTL monitor.
+
+mongoeco purged documents past a TTL index's expiry inside reads and writes,
+deleting rows without a change event: change streams never saw those deletes
+and the layer's indexes and document cache kept the documents (a ``count``
+answered 2 with 1 stored). Through the wire it did not even fire. On MongoDB a
+background monitor deletes them with ordinary deletes; the layer's
+``TTLMonitor`` (ttl.py) does that, so mongoeco's purge does nothing.
 """
 
 from __future__ import annotations
@@ -164,7 +173,7 @@ from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.errors import InvalidOperation, OperationFailure
 from mongoeco.types import DistinctCommandResult
 
-from pialara_async.embedded import bson_order
+from pialara_async.embedded import bson_order, seam
 
 log = logging.getLogger(__name__)
 _installed = False
@@ -542,6 +551,10 @@ def _start_transaction_holding_the_write_lock(self: Any, session: Any) -> None:
         self.sync_session_state(session, transaction_active=True)
 
 
+def _no_inline_ttl_purge(self: Any, *args: Any, **kwargs: Any) -> int:
+    return 0  # fix 15: TTLMonitor deletes expired documents, with events
+
+
 def _replacements() -> list[tuple[Any, str, Any]]:
     """Every attribute of mongoeco this module replaces: (owner, name, replacement)."""
     return [
@@ -576,14 +589,14 @@ def _replacements() -> list[tuple[Any, str, Any]]:
          _start_transaction_holding_the_write_lock),
         (_async_collection.AsyncCollection, "drop", _drop_announced),
         (_async_client.AsyncMongoClient, "drop_database", _drop_database_announced),
+        (SQLiteEngine, "_purge_expired_documents_sync", _no_inline_ttl_purge),
     ]
 
 
 def install() -> None:
-    """Put every replacement in place, once per process (setattr: these are
-    deliberate rebindings of another package's attributes)."""
+    """Put every replacement in place, once per process (deliberate rebindings
+    of another package's attributes, checked by the seam)."""
     global _installed
     if not _installed:
-        for owner, name, replacement in _replacements():
-            setattr(owner, name, replacement)
+        seam.rebind(_replacements())
         _installed = True

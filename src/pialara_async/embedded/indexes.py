@@ -34,6 +34,7 @@ from mongoeco.core.identity import canonical_document_id
 from mongoeco.wire.bson_bridge import encode_wire_value
 from sortedcontainers import SortedList
 
+from pialara_async.embedded import seam
 from pialara_async.embedded.bson_order import EMPTY_ARRAY, MISSING, OTHER, order_key
 from pialara_async.embedded.engine_access import EngineAccess
 from pialara_async.embedded.errors import CommandError
@@ -461,5 +462,4 @@ def install() -> None:
         for listener in hub.__dict__.get("_pialara_listeners", ()):
             listener(event)
 
-    # A deliberate rebinding of mongoeco's method (see engine_fixes.install).
-    setattr(ChangeStreamHub, "_append_committed_event_locked", append_and_tell)  # noqa: B010
+    seam.rebind([(ChangeStreamHub, "_append_committed_event_locked", append_and_tell)])

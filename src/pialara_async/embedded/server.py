@@ -29,7 +29,7 @@ from mongoeco.wire.capabilities import WireCommandCapability
 from mongoeco.wire.executor import WireCommandExecutor
 from mongoeco.wire.requests import WireRequestContext
 
-from pialara_async.embedded import aggregation, engine_fixes, indexes, lookup, merge
+from pialara_async.embedded import aggregation, engine_fixes, indexes, lookup, merge, seam
 from pialara_async.embedded.change_streams import (
     DATABASE_STREAM,
     ChangeStreamBridge,
@@ -47,6 +47,7 @@ from pialara_async.embedded.stored import StoredDocuments
 from pialara_async.embedded.text_commands import TextCommands
 from pialara_async.embedded.text_search import TextSearch
 from pialara_async.embedded.transactions import RETRYABLE_WRITES, SessionTable
+from pialara_async.embedded.ttl import TTLMonitor
 from pialara_async.embedded.wire import HANDSHAKE_COMMANDS, LayeredProxy
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ SPILL_THRESHOLD = 100_000
 # The longest an ordinary command waits for a transaction's commit to finish
 # executing (never for a client) when it gives no maxTimeMS.
 SHARED_WAIT_SECONDS = 30.0
+# MongoDB's parameters that setParameter may change here.
+SETTABLE_PARAMETERS = ("transactionLifetimeLimitSeconds", "ttlMonitorSleepSecs")
 _TRANSACTION_FIELDS = ("autocommit", "startTransaction", "txnNumber")
 LAYER_COMMANDS = frozenset({"setParameter"})
 PLANNED_READS = frozenset({"find", "count", "distinct", "aggregate"})
@@ -96,6 +99,9 @@ class CommandLayer:
                                  self.planner.documents, client.mongodb_dialect)
         self.indexes = IndexCommands(self.catalog, self.text.search, client)
         self.merge = merge.BatchedMerge(client, self.access, self.planner.pipeline)
+        self.ttl = TTLMonitor(client, self.access)
+        # Set to run the background pass now (EmbeddedServer._housekeeping).
+        self.housekeeping_due = asyncio.Event()
         self._client = client
 
     # The proxy calls these two directly.
@@ -247,17 +253,21 @@ class CommandLayer:
         return await self._with_shared_access(context)
 
     def _set_parameter(self, command: dict[str, Any]) -> dict[str, Any]:
-        """``setParameter``: MongoDB's ``transactionLifetimeLimitSeconds`` only."""
+        """``setParameter``: MongoDB's ``transactionLifetimeLimitSeconds`` and
+        ``ttlMonitorSleepSecs`` only, one at a time."""
         names = [key for key in command if key != "setParameter"]
-        if names != ["transactionLifetimeLimitSeconds"]:
+        if len(names) != 1 or names[0] not in SETTABLE_PARAMETERS:
             raise CommandError(2, "BadValue", "the embedded server sets only "
-                                              "transactionLifetimeLimitSeconds")
-        seconds = unwrap_bson_numeric(command["transactionLifetimeLimitSeconds"])
+                                              + " and ".join(SETTABLE_PARAMETERS))
+        name = names[0]
+        seconds = unwrap_bson_numeric(command[name])
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 1:
-            raise CommandError(2, "BadValue",
-                               "transactionLifetimeLimitSeconds must be a number of seconds >= 1")
-        was = self.sessions.lifetime
-        self.sessions.lifetime = float(seconds)
+            raise CommandError(2, "BadValue", f"{name} must be a number of seconds >= 1")
+        if name == "ttlMonitorSleepSecs":
+            was, self.ttl.sleep_seconds = self.ttl.sleep_seconds, float(seconds)
+            self.housekeeping_due.set()  # the next pass follows the new interval
+        else:
+            was, self.sessions.lifetime = self.sessions.lifetime, float(seconds)
         return {"was": int(was), "ok": 1.0}
 
     async def _with_shared_access(self, context: Any) -> dict[str, Any]:
@@ -404,7 +414,7 @@ class EmbeddedServer:
         self._proxy: LayeredProxy | None = None
         self._layer: CommandLayer | None = None
         self._client: AsyncMongoClient | None = None
-        self._reaper: asyncio.Task[None] | None = None
+        self._housekeeper: asyncio.Task[None] | None = None
         self._warming: asyncio.Task[None] | None = None
         self._temporary: tempfile.TemporaryDirectory[str] | None = None
         self._lock: DirectoryLock | None = None
@@ -414,6 +424,7 @@ class EmbeddedServer:
         return f"mongodb://{self.host}:{self.port}/?replicaSet={self.set_name}"
 
     async def _open_engine(self) -> AsyncMongoClient:
+        seam.check_version()
         aggregation.install()
         engine_fixes.install()
         indexes.install()
@@ -431,12 +442,12 @@ class EmbeddedServer:
             change_stream_journal_max_bytes=16 * 1024 * 1024,
         )
         await engine.connect()
-        self._reaper = asyncio.create_task(self._reap_idle_cursors())
         return client
 
-    async def _start_warming(self) -> None:
+    async def _start_background(self) -> None:
         assert self._layer is not None
         self._warming = asyncio.create_task(self._layer.warm())
+        self._housekeeper = asyncio.create_task(self._housekeeping(self._layer))
 
     async def start(self) -> str:
         if self.data_dir is not None:
@@ -457,20 +468,31 @@ class EmbeddedServer:
         self._layer, self._proxy, self._client = layer, proxy, client
         address = await proxy.start()
         self.port = identity.port = address.port
-        await self._engine.run(self._start_warming())
+        await self._engine.run(self._start_background())
         if self._lock is not None:
             self._lock.record(self.uri, self.port)
         log.info("embedded MongoDB serving on %s (data: %s)", self.uri, self.data_dir)
         return self.uri
 
-    async def _reap_idle_cursors(self) -> None:
+    @staticmethod
+    async def _housekeeping(layer: CommandLayer) -> None:
+        """Every ``ttlMonitorSleepSecs``, as mongod's TTL monitor: expired documents
+        deleted, idle change-stream cursors and idle sessions (with any transaction
+        past its lifetime) reaped. A failed pass is logged; the next one retries."""
         while True:
-            await asyncio.sleep(60)
-            if self._layer is not None:
-                self._layer.change_streams.reap_idle()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(layer.ttl.sleep_seconds):
+                    await layer.housekeeping_due.wait()
+            layer.housekeeping_due.clear()
+            layer.change_streams.reap_idle()
+            layer.sessions.reap()
+            try:
+                await layer.ttl.run_pass()
+            except Exception:
+                log.exception("the TTL monitor's pass failed; the next one retries")
 
     async def _close_engine(self, proxy: LayeredProxy | None) -> None:
-        for task in (self._reaper, self._warming):
+        for task in (self._housekeeper, self._warming):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -188,8 +188,10 @@ class SessionTable:
         """``endSessions``: a session ends; its open transaction, never applied, goes."""
         self._sessions.pop(wire_session_key(lsid), None)
 
-    def reap(self) -> None:
-        now = time.monotonic()
+    def reap(self, now: float | None = None) -> None:
+        """Forget sessions idle for 30 minutes (MongoDB's ``localLogicalSessionTimeoutMinutes``)
+        and abort transactions past their lifetime; run by the server's housekeeping."""
+        now = time.monotonic() if now is None else now
         for key, session in list(self._sessions.items()):
             txn = session.transaction
             if txn is not None and txn.state == "active" and now - txn.started > self.lifetime:
