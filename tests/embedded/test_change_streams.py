@@ -336,3 +336,39 @@ async def test_history_marked_broken_restarts_as_a_gap(
     async with stream:
         await items.insert_one({"n": 2})
         assert (await next_change(stream))["fullDocument"]["n"] == 2
+
+
+async def test_a_failed_journal_write_stops_neither_streams_nor_indexes(
+    private_server: EmbeddedProcess, private_client: Any
+) -> None:
+    """The journal only carries the history across restarts: when writing it
+    fails (a full or broken disk), events still reach streams and the layer's
+    indexes, and the next start begins the history afresh (a gap)."""
+    items = private_client.get_database("journal").items
+    await items.create_index("n")
+    stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await items.insert_one({"n": 1})
+        token = (await next_change(stream))["_id"]
+        assert private_server.data_dir is not None
+        events_log = private_server.data_dir / "changestream.journal.events"
+        events_log.unlink(missing_ok=True)
+        events_log.mkdir()  # appending to it now fails
+        await items.insert_many([{"n": 2}, {"n": 3}])
+        assert [(await next_change(stream))["fullDocument"]["n"] for _ in range(2)] == [2, 3]
+        await items.delete_one({"n": 2})
+        assert (await next_change(stream))["operationType"] == "delete"
+    # Reads through the layer's index saw every write.
+    assert [d["n"] for d in await items.find({"n": {"$gte": 1}}).sort("n", 1).to_list(None)] \
+        == [1, 3]
+    assert await items.count_documents({"n": {"$gte": 1}}) == 2
+    await private_server.stop()
+    events_log.rmdir()
+    await private_server.start()
+    with pytest.raises(OperationFailure) as lost:
+        await read_once(items, token)
+    assert lost.value.code == 286
+    stream = await driver.watch(items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await items.insert_one({"n": 4})
+        assert (await next_change(stream))["fullDocument"]["n"] == 4

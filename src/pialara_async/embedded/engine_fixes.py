@@ -136,6 +136,16 @@ and the layer's indexes and document cache kept the documents (a ``count``
 answered 2 with 1 stored). Through the wire it did not even fire. On MongoDB a
 background monitor deletes them with ordinary deletes; the layer's
 ``TTLMonitor`` (ttl.py) does that, so mongoeco's purge does nothing.
+
+16. A failed journal write stops no change stream.
+
+A write to the change-stream journal that failed (a full disk) raised out of
+the publication, and mongoeco marked the history unavailable for good: every
+change stream failed from then on, the layer's indexes stopped hearing of
+writes (reads went stale), and the write's client saw nothing. The journal
+only carries the history across restarts, so now the failure is logged, the
+events are still delivered, and the history on disk is marked broken so that
+the next start begins it afresh (fix 7) rather than resume across a hole.
 """
 
 from __future__ import annotations
@@ -281,6 +291,25 @@ def _event_json(hub: Any, event: Any) -> str:
     return payload
 
 
+def _journal_write_failed(hub: Any, error: OSError) -> None:
+    """Fix 16: the journal only carries history across restarts; live delivery goes on.
+
+    The history on disk now misses events, so it is marked broken: the next
+    start begins it afresh (fix 7), and older resume tokens answer
+    ChangeStreamHistoryLost, instead of resuming across a silent hole.
+    """
+    if not hub.__dict__.get("_pialara_journal_failed"):
+        hub._pialara_journal_failed = True
+        log.error("the change-stream journal %s could not be written (%s): events are "
+                  "still delivered, and the next start begins the history afresh",
+                  hub._journal_path, error)
+    try:
+        hub._persist_degraded_locked(error)
+    except OSError as marker_error:
+        log.error("the change-stream journal cannot be marked broken either (%s)",
+                  marker_error)
+
+
 def _append_journal_event_once(self: Any, event: Any) -> None:
     if self._journal_event_log_path is None:
         return
@@ -288,8 +317,12 @@ def _append_journal_event_once(self: Any, event: Any) -> None:
     checksum = hashlib.sha256(payload.encode("utf-8")).hexdigest()
     # The same line journal.journal_event_entry writes (sorted keys, compact).
     line = f'{{"checksum":"{checksum}","event":{payload},"version":1}}\n'
-    with open(self._journal_event_log_path, "a", encoding="utf-8") as handle:
-        handle.write(line)
+    try:
+        with open(self._journal_event_log_path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+    except OSError as error:
+        _journal_write_failed(self, error)
+        return
     self._journal_log_entries_since_compaction += 1
     self._journal_log_bytes_since_compaction += len(line.encode("utf-8"))
 
@@ -306,9 +339,12 @@ def _persist_from_kept_json(self: Any) -> None:
     payload = (f'{{"base_offset":{self._base_offset},"events":[{events}],'
                f'"next_token":{self._next_token},"version":1}}')
     temp_path = f"{self._journal_path}.tmp"
-    with open(temp_path, "w", encoding="utf-8") as handle:
-        handle.write(payload)
-    os.replace(temp_path, self._journal_path)
+    try:
+        with open(temp_path, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+        os.replace(temp_path, self._journal_path)
+    except OSError as error:
+        _journal_write_failed(self, error)
 
 
 def _prune_a_quarter_at_a_time(self: Any) -> bool:
