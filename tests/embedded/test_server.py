@@ -324,3 +324,20 @@ async def test_a_long_merge_lets_transactions_and_writes_through(
     assert (await db.counters.find_one({"_id": "c"}))["n"] == 2
     assert await db.totals.count_documents({}) == 1500
     assert (await db.totals.find_one({"_id": 7}))["total"] == 8 + 1508
+
+
+async def test_server_info_and_parameters_answer_as_on_mongod(mongo_client: Any) -> None:
+    info = await mongo_client.server_info()  # sends the lower-case "buildinfo"
+    assert info["versionArray"][:2] == [int(n) for n in info["version"].split(".")[:2]]
+    every = await mongo_client.admin.command("getParameter", "*")
+    assert "featureCompatibilityVersion" in every
+    one = await mongo_client.admin.command({"getParameter": 1,
+                                            "transactionLifetimeLimitSeconds": 1})
+    assert isinstance(one["transactionLifetimeLimitSeconds"], int)
+
+
+async def test_an_unknown_command_is_command_not_found(mongo_client: Any) -> None:
+    with pytest.raises(OperationFailure) as unknown:
+        await mongo_client.admin.command("noSuchCommandAtAll")
+    assert unknown.value.code == 59
+    assert unknown.value.details["codeName"] == "CommandNotFound"

@@ -65,10 +65,15 @@ SPILL_THRESHOLD = 100_000
 # The longest an ordinary command waits for a transaction's commit to finish
 # executing (never for a client) when it gives no maxTimeMS.
 SHARED_WAIT_SECONDS = 30.0
+FEATURE_COMPATIBILITY_VERSION = "7.0"  # mongoeco answers as MongoDB 7.0.0
 # MongoDB's parameters that setParameter may change here.
 SETTABLE_PARAMETERS = ("transactionLifetimeLimitSeconds", "ttlMonitorSleepSecs")
 _TRANSACTION_FIELDS = ("autocommit", "startTransaction", "txnNumber")
-LAYER_COMMANDS = frozenset({"setParameter"})
+LAYER_COMMANDS = frozenset({"setParameter", "getParameter"})
+# Spellings mongod accepts besides the canonical one (PyMongo's server_info()
+# sends "buildinfo").
+COMMAND_ALIASES = {"buildinfo": "buildInfo"}
+_UNKNOWN_COMMAND = "unsupported wire command: "
 PLANNED_READS = frozenset({"find", "count", "distinct", "aggregate"})
 
 
@@ -107,6 +112,10 @@ class CommandLayer:
     # The proxy calls these two directly.
     def _build_request_context(self, body: dict[str, Any], **kwargs: Any) -> Any:
         name = next(iter(body), None)
+        if name in COMMAND_ALIASES:
+            (_alias, value), *rest = body.items()
+            name = COMMAND_ALIASES[name]
+            body = {name: value, **dict(rest)}
         if name in LAYER_COMMANDS:
             # Commands mongoeco does not know, answered by the layer.
             return WireRequestContext(
@@ -131,7 +140,14 @@ class CommandLayer:
     def error_document(self, exc: Exception) -> dict[str, Any]:
         if isinstance(exc, CommandError):
             return exc.document()
-        return self._inner.error_document(exc)
+        document: dict[str, Any] = self._inner.error_document(exc)
+        message = str(document.get("errmsg", ""))
+        if "code" not in document and message.startswith(_UNKNOWN_COMMAND):
+            # MongoDB's answer, with the code drivers test for.
+            name = message.removeprefix(_UNKNOWN_COMMAND)
+            document.update(errmsg=f"no such command: '{name}'", code=59,
+                            codeName="CommandNotFound")
+        return document
 
     async def _execute_body(self, body: dict[str, Any], connection: Any,
                             now: Any) -> dict[str, Any]:
@@ -228,6 +244,8 @@ class CommandLayer:
             return reply
         if name == "setParameter":
             return self._set_parameter(command)
+        if name == "getParameter":
+            return self._get_parameter(command)
         if "lsid" in body:
             if name == "commitTransaction":
                 return await self.sessions.commit(body, context.connection)
@@ -269,6 +287,22 @@ class CommandLayer:
         else:
             was, self.sessions.lifetime = self.sessions.lifetime, float(seconds)
         return {"was": int(was), "ok": 1.0}
+
+    def _parameters(self) -> dict[str, Any]:
+        return {"featureCompatibilityVersion": {"version": FEATURE_COMPATIBILITY_VERSION},
+                "transactionLifetimeLimitSeconds": int(self.sessions.lifetime),
+                "ttlMonitorSleepSecs": int(self.ttl.sleep_seconds)}
+
+    def _get_parameter(self, command: dict[str, Any]) -> dict[str, Any]:
+        """``getParameter``: ``"*"`` for all, else the names given."""
+        known = self._parameters()
+        if command["getParameter"] == "*":
+            return {**known, "ok": 1.0}
+        names = [key for key in command if key not in ("getParameter", "comment")]
+        found = {name: known[name] for name in names if name in known}
+        if not found:
+            raise CommandError(72, "InvalidOptions", "no option found to get")
+        return {**found, "ok": 1.0}
 
     async def _with_shared_access(self, context: Any) -> dict[str, Any]:
         limit = unwrap_bson_numeric(context.command_document.get("maxTimeMS"))
