@@ -290,6 +290,8 @@ class CommandLayer:
 
     def _parameters(self) -> dict[str, Any]:
         return {"featureCompatibilityVersion": {"version": FEATURE_COMPATIBILITY_VERSION},
+                # configureFailPoint is accepted, as by a mongod run for tests.
+                "enableTestCommands": True,
                 "transactionLifetimeLimitSeconds": int(self.sessions.lifetime),
                 "ttlMonitorSleepSecs": int(self.ttl.sleep_seconds)}
 

@@ -246,6 +246,12 @@ class SessionTable:
             raise no_such_transaction(number, ": aborted after the transaction lifetime limit")
         return txn
 
+    def _still_active(self, session: Session, number: int, txn: Transaction) -> None:
+        """After waiting for the engine: an abort (by the client or the lifetime
+        limit) or a newer transaction may have come meanwhile."""
+        if self._transaction(session, number) is not txn or txn.state != "active":
+            raise no_such_transaction(number, f" ({txn.state})")
+
     def _begin(self, session: Session, number: int) -> Transaction:
         if number < session.txn_number:
             raise CommandError(225, "TransactionTooOld",
@@ -289,7 +295,7 @@ class SessionTable:
                 raise no_such_transaction(number, f" ({txn.state})")
         statement = Statement(name, body, now)
         async with self._access.exclusive(LOCK_WAIT_SECONDS, TRANSIENT):
-            self._transaction(session, number)
+            self._still_active(session, number, txn)
             lsid = {"id": uuid.uuid4()}
             try:
                 await self._replay(txn, lsid, connection)
@@ -323,7 +329,7 @@ class SessionTable:
             txn.state = "committed"
             return {"ok": 1.0}
         async with self._access.exclusive(LOCK_WAIT_SECONDS, TRANSIENT):
-            self._transaction(session, number)
+            self._still_active(session, number, txn)
             lsid = {"id": uuid.uuid4()}
             committed = False
             try:
