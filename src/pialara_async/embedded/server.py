@@ -37,6 +37,7 @@ from pialara_async.embedded.change_streams import (
 from pialara_async.embedded.engine_access import EngineAccess
 from pialara_async.embedded.engine_host import EngineHost
 from pialara_async.embedded.errors import CommandError
+from pialara_async.embedded.failpoints import FailPoints
 from pialara_async.embedded.handshake import ReplicaSetIdentity, complete_hello
 from pialara_async.embedded.index_commands import IndexCommands
 from pialara_async.embedded.indexes import IndexCatalog
@@ -77,6 +78,14 @@ _UNKNOWN_COMMAND = "unsupported wire command: "
 PLANNED_READS = frozenset({"find", "count", "distinct", "aggregate"})
 
 
+def _app_name(connection: Any) -> str | None:
+    """The ``appName`` a client gave in its handshake."""
+    metadata = getattr(connection, "client_metadata", None) or {}
+    application = metadata.get("application") if isinstance(metadata, dict) else None
+    name = application.get("name") if isinstance(application, dict) else None
+    return name if isinstance(name, str) else None
+
+
 class CommandLayer:
     """Wraps mongoeco's ``WireCommandExecutor`` (same interface as the proxy uses)."""
 
@@ -105,6 +114,9 @@ class CommandLayer:
         self.indexes = IndexCommands(self.catalog, self.text.search, client)
         self.merge = merge.BatchedMerge(client, self.access, self.planner.pipeline)
         self.ttl = TTLMonitor(client, self.access)
+        self.failpoints = FailPoints()
+        # Connections the fail point closes, by id: the proxy closes them.
+        self.closing: set[int] = set()
         # Set to run the background pass now (EmbeddedServer._housekeeping).
         self.housekeeping_due = asyncio.Event()
         self._client = client
@@ -169,6 +181,27 @@ class CommandLayer:
             store.end_sessions([lsid])
 
     async def execute_prepared(self, context: Any) -> dict[str, Any]:
+        name: str = context.command_name
+        if name == "configureFailPoint":
+            return self.failpoints.configure(context.command_document)
+        failure = self.failpoints.consume(
+            name, context.raw_body, _app_name(context.connection),
+            f"{context.db_name}.{context.command_document.get(name)}")
+        if failure is None:
+            return await self._execute_in_session(context)
+        await self.failpoints.apply_delay(failure)
+        if failure.close_connection:
+            self.closing.add(context.connection.connection_id)  # the proxy closes it
+            return {"ok": 0.0, "errmsg": "closed by the failCommand fail point"}
+        if failure.error is not None:
+            return failure.error
+        reply = await self._execute_in_session(context)
+        if failure.write_concern_error is not None and reply.get("ok"):
+            reply = self.failpoints.with_write_concern_error(failure, name, context.raw_body,
+                                                            reply)
+        return reply
+
+    async def _execute_in_session(self, context: Any) -> dict[str, Any]:
         lsid = context.raw_body.get("lsid")
         if lsid is None or context.command_name == "endSessions":
             return await self._execute(context)
@@ -501,6 +534,7 @@ class EmbeddedServer:
         proxy._executor = layer
         proxy.engine = self._engine
         proxy.handshake = layer.handshake
+        proxy.closing = layer.closing
         self._layer, self._proxy, self._client = layer, proxy, client
         address = await proxy.start()
         self.port = identity.port = address.port

@@ -66,6 +66,7 @@ class LayeredProxy(AsyncMongoEcoProxyServer):
 
     engine: EngineHost
     handshake: Any  # async (context) -> reply, safe on the wire loop
+    closing: set[int]  # connection ids to close instead of answering (fail points)
     _server: Any  # mongoeco's listening asyncio.Server, None once closed
 
     async def _dispatch_wire_request(self, header: Any, payload: bytes, *,
@@ -73,7 +74,12 @@ class LayeredProxy(AsyncMongoEcoProxyServer):
         if command_name(header.op_code, payload) in LOCAL_COMMANDS:
             return await self._dispatch_locally(header, payload, connection=connection)
         dispatch = super()._dispatch_wire_request(header, payload, connection=connection)
-        return await self.engine.run(dispatch)
+        response = await self.engine.run(dispatch)
+        if connection.connection_id in self.closing:
+            self.closing.discard(connection.connection_id)
+            # mongoeco's connection handler closes the socket on a ConnectionError.
+            raise ConnectionResetError("closed by the failCommand fail point")
+        return response
 
     async def _dispatch_locally(self, header: Any, payload: bytes, *,
                                 connection: Any) -> bytes | None:

@@ -1,0 +1,149 @@
+"""MongoDB's ``failCommand`` fail point, for the drivers' specification tests.
+
+``configureFailPoint: "failCommand"`` makes the next matching commands fail:
+with ``errorCode`` (and ``errorLabels``), by closing the connection
+(``closeConnection``), after a delay (``blockConnection``/``blockTimeMS``), or
+by running and then reporting ``writeConcernError``. It matches on
+``failCommands``, and on ``appName`` (the client's handshake metadata) or
+``namespace`` when given. ``mode`` is ``"alwaysOn"``, ``"off"``,
+``{times: n}`` or ``{skip: n}``. As on MongoDB, a retryable error of a
+retryable write carries ``RetryableWriteError`` unless ``errorLabels`` says
+otherwise.
+
+mongoeco has a fail point of its own, consulted only by the commands it runs
+itself; the layer answers many before it (reads, inserts, transactions), so
+the layer checks its own first, for every command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from pialara_async.embedded.errors import CommandError
+
+# Codes for which a MongoDB server labels a retryable write's error RetryableWriteError.
+RETRYABLE_CODES = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435,
+                             13436, 63, 150, 13388, 234, 133, 134})
+# Commands answered by the wire loop itself (heartbeats): never failed here.
+NEVER_FAILED = frozenset({"configureFailPoint", "hello", "isMaster", "ismaster", "ping"})
+MESSAGE = "Failing command via 'failCommand' failpoint"
+
+
+def bad_value(message: str) -> CommandError:
+    return CommandError(2, "BadValue", message)
+
+
+@dataclass(slots=True)
+class Failure:
+    """What a command the fail point caught does instead of its normal answer."""
+
+    error: dict[str, Any] | None
+    close_connection: bool
+    block_seconds: float
+    write_concern_error: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class _FailCommand:
+    commands: frozenset[str]
+    times: int | None  # None: always on
+    skip: int
+    data: dict[str, Any]
+
+    def matches(self, name: str, app_name: str | None, namespace: str) -> bool:
+        if name not in self.commands:
+            return False
+        if "appName" in self.data and self.data["appName"] != app_name:
+            return False
+        return "namespace" not in self.data or self.data["namespace"] == namespace
+
+
+def _whole(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 \
+            or int(value) != value:
+        raise bad_value(f"{what} must be a non-negative integer")
+    return int(value)
+
+
+class FailPoints:
+    def __init__(self) -> None:
+        self._fail_command: _FailCommand | None = None
+
+    def configure(self, command: dict[str, Any]) -> dict[str, Any]:
+        """``configureFailPoint``: only ``failCommand`` is known here."""
+        if command.get("configureFailPoint") != "failCommand":
+            raise bad_value(f"unknown fail point {command.get('configureFailPoint')!r}")
+        mode = command.get("mode")
+        if mode == "off":
+            self._fail_command = None
+            return {"count": 0, "ok": 1.0}
+        data = command.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("failCommands"), list) \
+                or not data["failCommands"]:
+            raise bad_value("failCommand needs data.failCommands, a list of command names")
+        times, skip = None, 0
+        if isinstance(mode, dict) and "times" in mode:
+            times = _whole(mode["times"], "mode.times")
+            if times == 0:
+                self._fail_command = None
+                return {"count": 0, "ok": 1.0}
+        elif isinstance(mode, dict) and "skip" in mode:
+            skip = _whole(mode["skip"], "mode.skip")
+        elif mode != "alwaysOn":
+            raise bad_value("mode must be 'alwaysOn', 'off', {times: n} or {skip: n}")
+        self._fail_command = _FailCommand(frozenset(map(str, data["failCommands"])), times,
+                                          skip, dict(data))
+        return {"count": 0, "ok": 1.0}
+
+    def consume(self, name: str, body: dict[str, Any], app_name: str | None,
+                namespace: str) -> Failure | None:
+        """What the fail point does to this command, if anything (counts it)."""
+        point = self._fail_command
+        if point is None or name in NEVER_FAILED or not point.matches(name, app_name,
+                                                                        namespace):
+            return None
+        if point.skip:
+            point.skip -= 1
+            return None
+        if point.times is not None:
+            point.times -= 1
+            if point.times <= 0:
+                self._fail_command = None
+        data = point.data
+        block = float(data.get("blockTimeMS", 0)) / 1000 if data.get("blockConnection") else 0.0
+        error = None
+        if "errorCode" in data:
+            error = {"ok": 0.0, "errmsg": str(data.get("errorMessage") or MESSAGE),
+                     "code": int(data["errorCode"])}
+            labels = _labels(data, name, body, int(data["errorCode"]))
+            if labels:
+                error["errorLabels"] = labels
+        concern = data.get("writeConcernError")
+        return Failure(error, bool(data.get("closeConnection")), block,
+                       dict(concern) if isinstance(concern, dict) else None)
+
+    @staticmethod
+    async def apply_delay(failure: Failure) -> None:
+        if failure.block_seconds:
+            await asyncio.sleep(failure.block_seconds)
+
+    @staticmethod
+    def with_write_concern_error(failure: Failure, name: str, body: dict[str, Any],
+                                 reply: dict[str, Any]) -> dict[str, Any]:
+        """A reply of a command that ran, with the fail point's ``writeConcernError``."""
+        assert failure.write_concern_error is not None
+        reply = {**reply, "writeConcernError": failure.write_concern_error}
+        labels = _labels({}, name, body, int(failure.write_concern_error.get("code", 0)))
+        if labels:
+            reply["errorLabels"] = labels
+        return reply
+
+
+def _labels(data: dict[str, Any], name: str, body: dict[str, Any], code: int) -> list[str]:
+    if "errorLabels" in data:
+        return [str(label) for label in data["errorLabels"]]
+    retryable_write = ("txnNumber" in body and body.get("autocommit") is not False) or \
+        name in ("commitTransaction", "abortTransaction")
+    return ["RetryableWriteError"] if retryable_write and code in RETRYABLE_CODES else []
