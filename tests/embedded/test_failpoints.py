@@ -99,3 +99,26 @@ async def test_off_and_skip_modes(app_client: Any, private_client: Any) -> None:
         await private_client.admin.command({"configureFailPoint": "failCommand",
                                             "mode": "sometimes", "data": {}})
     assert refused.value.code == 2
+
+
+async def test_a_retryable_write_is_applied_once_when_its_answer_is_lost(
+    private_server: EmbeddedProcess, private_client: Any, settings: Settings
+) -> None:
+    retrying = driver.create_client(settings.mongodb.driver, private_server.uri, appName=APP)
+    rows = retrying.get_database("fp").rows
+    try:
+        # Applied, then the connection closes before the answer: the retry
+        # gets the recorded result.
+        await private_client.admin.command({"configureFailPoint": "onPrimaryTransactionalWrite",
+                                            "mode": {"times": 1}})
+        await rows.update_one({"_id": 1}, {"$inc": {"n": 1}}, upsert=True)
+        assert (await rows.find_one({"_id": 1}))["n"] == 1
+        # Failing before anything is applied, on the attempt and its retry.
+        await private_client.admin.command({"configureFailPoint": "onPrimaryTransactionalWrite",
+                                            "mode": {"times": 2},
+                                            "data": {"failBeforeCommitExceptionCode": 1}})
+        with pytest.raises(AutoReconnect):
+            await rows.update_one({"_id": 1}, {"$inc": {"n": 1}})
+        assert (await rows.find_one({"_id": 1}))["n"] == 1
+    finally:
+        await driver.close_client(retrying)

@@ -1,4 +1,5 @@
-"""MongoDB's ``failCommand`` fail point, for the drivers' specification tests.
+"""MongoDB's ``failCommand`` and ``onPrimaryTransactionalWrite`` fail points,
+for the drivers' specification tests.
 
 ``configureFailPoint: "failCommand"`` makes the next matching commands fail:
 with ``errorCode`` (and ``errorLabels``), by closing the connection
@@ -9,6 +10,12 @@ by running and then reporting ``writeConcernError``. It matches on
 ``{times: n}`` or ``{skip: n}``. As on MongoDB, a retryable error of a
 retryable write carries ``RetryableWriteError`` unless ``errorLabels`` says
 otherwise.
+
+``onPrimaryTransactionalWrite`` catches retryable writes: by default the write
+is applied and its connection closed before the reply (the driver's retry
+must get the recorded result), or, with ``failBeforeCommitExceptionCode``,
+the write fails with that code before anything is applied (and the
+connection is closed unless ``closeConnection: false``).
 
 mongoeco has a fail point of its own, consulted only by the commands it runs
 itself; the layer answers many before it (reads, inserts, transactions), so
@@ -22,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pialara_async.embedded.errors import CommandError
+from pialara_async.embedded.transactions import RETRYABLE_WRITES
 
 # Codes for which a MongoDB server labels a retryable write's error RetryableWriteError.
 RETRYABLE_CODES = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435,
@@ -41,8 +49,9 @@ class Failure:
 
     error: dict[str, Any] | None
     close_connection: bool
-    block_seconds: float
-    write_concern_error: dict[str, Any] | None
+    block_seconds: float = 0.0
+    write_concern_error: dict[str, Any] | None = None
+    close_after_running: bool = False  # run the command, then close, never answer
 
 
 @dataclass(slots=True)
@@ -67,14 +76,29 @@ def _whole(value: object, what: str) -> int:
     return int(value)
 
 
+@dataclass(slots=True)
+class _TransactionalWrite:
+    times: int | None
+    data: dict[str, Any]
+
+
+def _is_retryable_write(name: str, body: dict[str, Any]) -> bool:
+    return name in RETRYABLE_WRITES and "txnNumber" in body and "autocommit" not in body
+
+
 class FailPoints:
     def __init__(self) -> None:
         self._fail_command: _FailCommand | None = None
+        self._transactional_write: _TransactionalWrite | None = None
 
     def configure(self, command: dict[str, Any]) -> dict[str, Any]:
-        """``configureFailPoint``: only ``failCommand`` is known here."""
-        if command.get("configureFailPoint") != "failCommand":
-            raise bad_value(f"unknown fail point {command.get('configureFailPoint')!r}")
+        """``configureFailPoint``: ``failCommand`` or ``onPrimaryTransactionalWrite``."""
+        point = command.get("configureFailPoint")
+        if point == "onPrimaryTransactionalWrite":
+            return self._configure_transactional_write(command.get("mode"),
+                                                       command.get("data") or {})
+        if point != "failCommand":
+            raise bad_value(f"unknown fail point {point!r}")
         mode = command.get("mode")
         if mode == "off":
             self._fail_command = None
@@ -97,9 +121,46 @@ class FailPoints:
                                           skip, dict(data))
         return {"count": 0, "ok": 1.0}
 
+    def _configure_transactional_write(self, mode: object,
+                                       data: dict[str, Any]) -> dict[str, Any]:
+        if mode == "off":
+            self._transactional_write = None
+        elif mode == "alwaysOn":
+            self._transactional_write = _TransactionalWrite(None, dict(data))
+        elif isinstance(mode, dict) and "times" in mode:
+            times = _whole(mode["times"], "mode.times")
+            self._transactional_write = _TransactionalWrite(times, dict(data)) if times \
+                else None
+        else:
+            raise bad_value("mode must be 'alwaysOn', 'off' or {times: n}")
+        return {"count": 0, "ok": 1.0}
+
     def consume(self, name: str, body: dict[str, Any], app_name: str | None,
                 namespace: str) -> Failure | None:
-        """What the fail point does to this command, if anything (counts it)."""
+        """What the fail points do to this command, if anything (counts it)."""
+        failure = self._consume_fail_command(name, body, app_name, namespace)
+        if failure is None and _is_retryable_write(name, body):
+            failure = self._consume_transactional_write()
+        return failure
+
+    def _consume_transactional_write(self) -> Failure | None:
+        point = self._transactional_write
+        if point is None:
+            return None
+        if point.times is not None:
+            point.times -= 1
+            if point.times <= 0:
+                self._transactional_write = None
+        close = bool(point.data.get("closeConnection", True))
+        code = point.data.get("failBeforeCommitExceptionCode")
+        if code is None:
+            return Failure(None, False, close_after_running=close) if close else None
+        error = {"ok": 0.0, "code": int(code),
+                 "errmsg": "Failing write due to the onPrimaryTransactionalWrite fail point"}
+        return Failure(error, close)
+
+    def _consume_fail_command(self, name: str, body: dict[str, Any], app_name: str | None,
+                              namespace: str) -> Failure | None:
         point = self._fail_command
         if point is None or name in NEVER_FAILED or not point.matches(name, app_name,
                                                                         namespace):

@@ -196,6 +196,8 @@ class CommandLayer:
         if failure.error is not None:
             return failure.error
         reply = await self._execute_in_session(context)
+        if failure.close_after_running:
+            self.closing.add(context.connection.connection_id)
         if failure.write_concern_error is not None and reply.get("ok"):
             reply = self.failpoints.with_write_concern_error(failure, name, context.raw_body,
                                                             reply)
