@@ -122,3 +122,24 @@ async def test_a_retryable_write_is_applied_once_when_its_answer_is_lost(
         assert (await rows.find_one({"_id": 1}))["n"] == 1
     finally:
         await driver.close_client(retrying)
+
+
+async def test_a_change_stream_resumes_after_a_resumable_get_more_error_only(
+    private_client: Any,
+) -> None:
+    items = private_client.get_database("fp").items
+    await private_client.admin.command({"configureFailPoint": "failGetMoreAfterCursorCheckout",
+                                        "mode": {"times": 1}, "data": {"errorCode": 6}})
+    stream = await driver.watch(items, max_await_time_ms=200)
+    async with stream:
+        await items.insert_one({"_id": "seen"})
+        change = await stream.next()  # the driver resumed after HostUnreachable
+        assert change["documentKey"] == {"_id": "seen"}
+    await private_client.admin.command({"configureFailPoint": "failGetMoreAfterCursorCheckout",
+                                        "mode": {"times": 1}, "data": {"errorCode": 2}})
+    stream = await driver.watch(items, max_await_time_ms=200)
+    async with stream:
+        await items.insert_one({"_id": "lost"})
+        with pytest.raises(OperationFailure) as failed:
+            await stream.next()
+        assert failed.value.code == 2

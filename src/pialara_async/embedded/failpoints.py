@@ -1,5 +1,5 @@
-"""MongoDB's ``failCommand`` and ``onPrimaryTransactionalWrite`` fail points,
-for the drivers' specification tests.
+"""MongoDB's ``failCommand``, ``failGetMoreAfterCursorCheckout`` and
+``onPrimaryTransactionalWrite`` fail points, for the drivers' specification tests.
 
 ``configureFailPoint: "failCommand"`` makes the next matching commands fail:
 with ``errorCode`` (and ``errorLabels``), by closing the connection
@@ -10,6 +10,10 @@ by running and then reporting ``writeConcernError``. It matches on
 ``{times: n}`` or ``{skip: n}``. As on MongoDB, a retryable error of a
 retryable write carries ``RetryableWriteError`` unless ``errorLabels`` says
 otherwise.
+
+``failGetMoreAfterCursorCheckout`` fails the next ``getMore`` with
+``errorCode``, labelled ``ResumableChangeStreamError`` when a change stream
+may resume after it, as a MongoDB server labels it.
 
 ``onPrimaryTransactionalWrite`` catches retryable writes: by default the write
 is applied and its connection closed before the reply (the driver's retry
@@ -34,6 +38,9 @@ from pialara_async.embedded.transactions import RETRYABLE_WRITES
 # Codes for which a MongoDB server labels a retryable write's error RetryableWriteError.
 RETRYABLE_CODES = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435,
                              13436, 63, 150, 13388, 234, 133, 134})
+# Codes after which a server labels a change stream's error ResumableChangeStreamError.
+RESUMABLE_CODES = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435,
+                             13436, 63, 150, 234, 133})
 # Commands answered by the wire loop itself (heartbeats): never failed here.
 NEVER_FAILED = frozenset({"configureFailPoint", "hello", "isMaster", "ismaster", "ping"})
 MESSAGE = "Failing command via 'failCommand' failpoint"
@@ -77,7 +84,9 @@ def _whole(value: object, what: str) -> int:
 
 
 @dataclass(slots=True)
-class _TransactionalWrite:
+class _Counted:
+    """A fail point that counts its firings (``times``; None: always on)."""
+
     times: int | None
     data: dict[str, Any]
 
@@ -89,14 +98,18 @@ def _is_retryable_write(name: str, body: dict[str, Any]) -> bool:
 class FailPoints:
     def __init__(self) -> None:
         self._fail_command: _FailCommand | None = None
-        self._transactional_write: _TransactionalWrite | None = None
+        self._transactional_write: _Counted | None = None
+        self._get_more: _Counted | None = None  # failGetMoreAfterCursorCheckout
 
     def configure(self, command: dict[str, Any]) -> dict[str, Any]:
         """``configureFailPoint``: ``failCommand`` or ``onPrimaryTransactionalWrite``."""
         point = command.get("configureFailPoint")
         if point == "onPrimaryTransactionalWrite":
-            return self._configure_transactional_write(command.get("mode"),
-                                                       command.get("data") or {})
+            self._transactional_write = _counted(command.get("mode"), command.get("data"))
+            return {"count": 0, "ok": 1.0}
+        if point == "failGetMoreAfterCursorCheckout":
+            self._get_more = _counted(command.get("mode"), command.get("data"))
+            return {"count": 0, "ok": 1.0}
         if point != "failCommand":
             raise bad_value(f"unknown fail point {point!r}")
         mode = command.get("mode")
@@ -121,36 +134,33 @@ class FailPoints:
                                           skip, dict(data))
         return {"count": 0, "ok": 1.0}
 
-    def _configure_transactional_write(self, mode: object,
-                                       data: dict[str, Any]) -> dict[str, Any]:
-        if mode == "off":
-            self._transactional_write = None
-        elif mode == "alwaysOn":
-            self._transactional_write = _TransactionalWrite(None, dict(data))
-        elif isinstance(mode, dict) and "times" in mode:
-            times = _whole(mode["times"], "mode.times")
-            self._transactional_write = _TransactionalWrite(times, dict(data)) if times \
-                else None
-        else:
-            raise bad_value("mode must be 'alwaysOn', 'off' or {times: n}")
-        return {"count": 0, "ok": 1.0}
-
     def consume(self, name: str, body: dict[str, Any], app_name: str | None,
                 namespace: str) -> Failure | None:
         """What the fail points do to this command, if anything (counts it)."""
         failure = self._consume_fail_command(name, body, app_name, namespace)
-        if failure is None and _is_retryable_write(name, body):
+        if failure is None and name == "getMore" and self._get_more is not None:
+            failure = self._consume_get_more()
+        if failure is None and _is_retryable_write(name, body) and \
+                self._transactional_write is not None:
             failure = self._consume_transactional_write()
         return failure
 
+    def _consume_get_more(self) -> Failure:
+        assert self._get_more is not None
+        point = self._get_more
+        if _count_down(point):
+            self._get_more = None
+        code = int(point.data.get("errorCode", 1))
+        error: dict[str, Any] = {"ok": 0.0, "code": code, "errmsg": MESSAGE}
+        if code in RESUMABLE_CODES:
+            error["errorLabels"] = ["ResumableChangeStreamError"]
+        return Failure(error, bool(point.data.get("closeConnection")))
+
     def _consume_transactional_write(self) -> Failure | None:
+        assert self._transactional_write is not None
         point = self._transactional_write
-        if point is None:
-            return None
-        if point.times is not None:
-            point.times -= 1
-            if point.times <= 0:
-                self._transactional_write = None
+        if _count_down(point):
+            self._transactional_write = None
         close = bool(point.data.get("closeConnection", True))
         code = point.data.get("failBeforeCommitExceptionCode")
         if code is None:
@@ -200,6 +210,27 @@ class FailPoints:
         if labels:
             reply["errorLabels"] = labels
         return reply
+
+
+def _counted(mode: object, data: object) -> _Counted | None:
+    """A fail point with mode ``alwaysOn``, ``off`` or ``{times: n}`` (None: off)."""
+    data = dict(data) if isinstance(data, dict) else {}
+    if mode == "off":
+        return None
+    if mode == "alwaysOn":
+        return _Counted(None, data)
+    if isinstance(mode, dict) and "times" in mode:
+        times = _whole(mode["times"], "mode.times")
+        return _Counted(times, data) if times else None
+    raise bad_value("mode must be 'alwaysOn', 'off' or {times: n}")
+
+
+def _count_down(point: _Counted) -> bool:
+    """Count one firing; True when that was the last."""
+    if point.times is None:
+        return False
+    point.times -= 1
+    return point.times <= 0
 
 
 def _labels(data: dict[str, Any], name: str, body: dict[str, Any], code: int) -> list[str]:
