@@ -341,3 +341,17 @@ async def test_an_unknown_command_is_command_not_found(mongo_client: Any) -> Non
         await mongo_client.admin.command("noSuchCommandAtAll")
     assert unknown.value.code == 59
     assert unknown.value.details["codeName"] == "CommandNotFound"
+
+
+async def test_hints_by_name_or_key_pattern_on_any_index(db: Any) -> None:
+    await db.h.insert_many([{"_id": i, "a": i % 3, "b": i} for i in range(9)])
+    await db.h.create_index([("a", 1)])
+    await db.h.create_index([("b", 1)], unique=True)
+    for hint in ("a_1", [("a", 1)], "b_1", [("b", 1)], "_id_"):
+        assert len(await db.h.find({"a": 1}).hint(hint).to_list(None)) == 3
+        assert await db.h.count_documents({"a": 1}, hint=hint) == 3
+    assert (await db.h.update_many({"a": 2}, {"$set": {"x": 1}}, hint="a_1")).modified_count == 3
+    assert (await db.h.delete_one({"a": 0}, hint=[("a", 1)])).deleted_count == 1
+    with pytest.raises(OperationFailure) as unknown:
+        await db.h.find({"a": 1}).hint("no_such_index").to_list(None)
+    assert unknown.value.code == 2

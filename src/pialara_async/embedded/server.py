@@ -40,7 +40,7 @@ from pialara_async.embedded.errors import CommandError
 from pialara_async.embedded.failpoints import FailPoints
 from pialara_async.embedded.handshake import ReplicaSetIdentity, complete_hello
 from pialara_async.embedded.index_commands import IndexCommands
-from pialara_async.embedded.indexes import IndexCatalog
+from pialara_async.embedded.indexes import IndexCatalog, IndexSpec
 from pialara_async.embedded.ownership import DirectoryLock
 from pialara_async.embedded.planner import Planner
 from pialara_async.embedded.replies import first_batch
@@ -76,6 +76,8 @@ LAYER_COMMANDS = frozenset({"setParameter", "getParameter"})
 COMMAND_ALIASES = {"buildinfo": "buildInfo"}
 _UNKNOWN_COMMAND = "unsupported wire command: "
 PLANNED_READS = frozenset({"find", "count", "distinct", "aggregate"})
+# Commands that may carry a hint (update and delete: in each statement).
+_HINTED = frozenset({"find", "count", "aggregate", "update", "delete", "findAndModify"})
 
 
 def _app_name(connection: Any) -> str | None:
@@ -84,6 +86,15 @@ def _app_name(connection: Any) -> str | None:
     application = metadata.get("application") if isinstance(metadata, dict) else None
     name = application.get("name") if isinstance(application, dict) else None
     return name if isinstance(name, str) else None
+
+
+def _names_an_index(hint: object, indexes: dict[str, IndexSpec]) -> bool:
+    """Whether ``hint`` (a name or a key pattern) is one of ``indexes``."""
+    if isinstance(hint, str):
+        return hint in indexes
+    return isinstance(hint, dict) and any(
+        list(hint.items()) == list(zip(spec.fields, spec.directions, strict=True))
+        for spec in indexes.values())
 
 
 class CommandLayer:
@@ -263,6 +274,8 @@ class CommandLayer:
         body: dict[str, Any] = context.raw_body
         if name in HANDSHAKE_COMMANDS or name == "ping":
             return await self.handshake(context)
+        if name in _HINTED:
+            await self._drop_hints_on_owned_indexes(context)
         if name == "aggregate" and _opens_change_stream(command):
             return await self.change_streams.open(
                 context.db_name, command, context.connection.connection_id
@@ -322,6 +335,24 @@ class CommandLayer:
         else:
             was, self.sessions.lifetime = self.sessions.lifetime, float(seconds)
         return {"was": int(was), "ok": 1.0}
+
+    async def _drop_hints_on_owned_indexes(self, context: Any) -> None:
+        """A hint naming an index the layer keeps (mongoeco never sees those) is
+        honoured by dropping it: the planner picks among the same indexes, and
+        the answer is the same. Hints on mongoeco's indexes, and unknown ones
+        (refused), stay mongoeco's."""
+        command = context.command_document
+        target = command.get(context.command_name)
+        if not isinstance(target, str):
+            return
+        owned = await self.catalog.owned(f"{context.db_name}.{target}")
+        if not owned:
+            return
+        statements = [command, *(s for field in ("updates", "deletes")
+                                 for s in command.get(field) or () if isinstance(s, dict))]
+        for statement in statements:
+            if _names_an_index(statement.get("hint"), owned):
+                del statement["hint"]
 
     def _parameters(self) -> dict[str, Any]:
         return {"featureCompatibilityVersion": {"version": FEATURE_COMPATIBILITY_VERSION},
