@@ -355,3 +355,15 @@ async def test_hints_by_name_or_key_pattern_on_any_index(db: Any) -> None:
     with pytest.raises(OperationFailure) as unknown:
         await db.h.find({"a": 1}).hint("no_such_index").to_list(None)
     assert unknown.value.code == 2
+
+
+async def test_snapshot_reads_only_where_mongodb_serves_them(
+    mongo_client: Any, db: Any
+) -> None:
+    await db.items.insert_one({"_id": 1})
+    async with await driver.start_session(mongo_client, snapshot=True) as session:
+        assert await db.items.find_one({"_id": 1}, session=session) == {"_id": 1}
+        with pytest.raises(OperationFailure) as refused:
+            await db.items.insert_one({"_id": 2}, session=session)
+        assert refused.value.code == 72  # InvalidOptions
+    assert await db.items.count_documents({}) == 1

@@ -76,6 +76,8 @@ LAYER_COMMANDS = frozenset({"setParameter", "getParameter"})
 COMMAND_ALIASES = {"buildinfo": "buildInfo"}
 _UNKNOWN_COMMAND = "unsupported wire command: "
 PLANNED_READS = frozenset({"find", "count", "distinct", "aggregate"})
+# What MongoDB serves with readConcern "snapshot" outside a transaction.
+_SNAPSHOT_READS = frozenset({"find", "aggregate", "distinct", "getMore", "killCursors"})
 # Commands that may carry a hint (update and delete: in each statement).
 _HINTED = frozenset({"find", "count", "aggregate", "update", "delete", "findAndModify"})
 
@@ -276,6 +278,12 @@ class CommandLayer:
             return await self.handshake(context)
         if name in _HINTED:
             await self._drop_hints_on_owned_indexes(context)
+        concern = body.get("readConcern")
+        if isinstance(concern, dict) and concern.get("level") == "snapshot" and \
+                body.get("autocommit") is not False and name not in _SNAPSHOT_READS:
+            raise CommandError(72, "InvalidOptions",
+                               "readConcern level snapshot is only valid in a transaction "
+                               "or for find, aggregate and distinct")
         if name == "aggregate" and _opens_change_stream(command):
             return await self.change_streams.open(
                 context.db_name, command, context.connection.connection_id
