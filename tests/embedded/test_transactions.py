@@ -287,3 +287,16 @@ async def test_an_old_txn_number_is_refused(db: Any, settings: Settings) -> None
     assert older["code"] == 225  # TransactionTooOld
     assert await db.rows.count_documents({}) == 1
 
+
+
+async def test_a_cursor_opened_in_a_transaction_is_read_to_its_end(
+    mongo_client: Any, db: Any
+) -> None:
+    await db.rows.insert_many([{"_id": n} for n in range(5)])
+    async with await driver.start_session(mongo_client) as session:
+        await driver.start_transaction(session)
+        await db.rows.insert_one({"_id": 5}, session=session)
+        cursor = db.rows.find({}, session=session, batch_size=2).sort("_id", 1)
+        assert [doc["_id"] async for doc in cursor] == [0, 1, 2, 3, 4, 5]
+        await session.commit_transaction()
+    assert await db.rows.count_documents({}) == 6

@@ -308,8 +308,14 @@ class CommandLayer:
             if name == "abortTransaction":
                 return await self.sessions.abort(body)
             if body.get("autocommit") is False:
-                return await self.sessions.statement(name, body, context.connection,
-                                                     context.execution_context.now)
+                if name in ("getMore", "killCursors"):
+                    # The statement's cursor was filled when it ran: served as is.
+                    self.sessions.check_in_progress(body)
+                    return await self._with_shared_access(context)
+                reply = await self.sessions.statement(name, body, context.connection,
+                                                      context.execution_context.now)
+                self._give_cursor_to(reply, body["lsid"])
+                return reply
             if "txnNumber" in body and name in RETRYABLE_WRITES:
                 return await self.sessions.retryable_write(
                     body, lambda: self._with_shared_access(context))
@@ -343,6 +349,15 @@ class CommandLayer:
         else:
             was, self.sessions.lifetime = self.sessions.lifetime, float(seconds)
         return {"was": int(was), "ok": 1.0}
+
+    def _give_cursor_to(self, reply: dict[str, Any], lsid: object) -> None:
+        """A transaction's statement ran in a private session; its cursor belongs
+        to the client's session, which sends the getMores."""
+        cursor = reply.get("cursor")
+        state = self._cursor_store._state.get(cursor.get("id")) \
+            if isinstance(cursor, dict) else None
+        if state is not None:
+            state.session_key = wire_session_key(lsid)
 
     async def _drop_hints_on_owned_indexes(self, context: Any) -> None:
         """A hint naming an index the layer keeps (mongoeco never sees those) is

@@ -246,6 +246,13 @@ class SessionTable:
             raise no_such_transaction(number, ": aborted after the transaction lifetime limit")
         return txn
 
+    def check_in_progress(self, body: dict[str, Any]) -> None:
+        """A transaction's ``getMore``: its transaction must still be running."""
+        number = _number(body["txnNumber"])
+        txn = self._transaction(self._session(body["lsid"]), number)
+        if txn.state != "active":
+            raise no_such_transaction(number, f" ({txn.state})")
+
     def _still_active(self, session: Session, number: int, txn: Transaction) -> None:
         """After waiting for the engine: an abort (by the client or the lifetime
         limit) or a newer transaction may have come meanwhile."""
