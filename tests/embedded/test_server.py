@@ -367,3 +367,18 @@ async def test_snapshot_reads_only_where_mongodb_serves_them(
             await db.items.insert_one({"_id": 2}, session=session)
         assert refused.value.code == 72  # InvalidOptions
     assert await db.items.count_documents({}) == 1
+
+
+async def test_out_replaces_the_target_collection_and_keeps_its_indexes(db: Any) -> None:
+    await db.src.insert_many([{"_id": n, "n": n} for n in range(6)])
+    await db.dst.insert_one({"_id": "old", "n": 100})
+    await db.dst.create_index("n")
+    await driver.aggregate_list(db.src, [{"$match": {"n": {"$gte": 3}}}, {"$out": "dst"}])
+    assert sorted(d["_id"] for d in await db.dst.find().to_list(None)) == [3, 4, 5]
+    assert "n_1" in await db.dst.index_information()
+    assert await db.dst.count_documents({"n": {"$gte": 4}}) == 2
+    await driver.aggregate_list(db.src, [{"$match": {"n": 99}}, {"$out": "empty"}])
+    assert "empty" in await db.list_collection_names()
+    assert await db.empty.count_documents({}) == 0
+    with pytest.raises(OperationFailure):
+        await driver.aggregate_list(db.src, [{"$out": "dst"}, {"$match": {}}])

@@ -12,6 +12,12 @@ not atomic either: it writes document by document.
 Handled: ``on`` the ``_id``, ``whenMatched`` ``replace``, ``merge`` or
 ``keepExisting``, ``whenNotMatched`` ``insert`` or ``discard``. Other forms
 (custom ``on`` fields, pipelines, ``fail``) are left to mongoeco.
+
+``$out`` (which mongoeco does not know) replaces the target collection's
+documents with the pipeline's in one engine transaction: readers see the old
+documents or the new ones, never a mixture, and the target keeps its indexes,
+as on MongoDB. Its change streams see deletes and inserts where MongoDB's see
+the collection replaced.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from typing import Any
 from mongoeco.errors import BulkWriteError
 
 from pialara_async.embedded.engine_access import EngineAccess
+from pialara_async.embedded.errors import CommandError
 from pialara_async.embedded.indexes import storage_key
+
+OUT_WAIT_SECONDS = 10.0
 
 BATCH = 100
 _MATCHED = ("replace", "merge", "keepExisting")
@@ -56,6 +65,62 @@ def target(db_name: str, pipeline: Any) -> tuple[str, str, str, str] | None:
     if on not in ("_id", ["_id"]) or matched not in _MATCHED or not_matched not in _NOT_MATCHED:
         return None
     return db_name, coll_name, matched, not_matched
+
+
+def out_target(db_name: str, pipeline: Any) -> tuple[str, str] | None:
+    """``(db, collection)`` of a pipeline's final ``$out``; None if it has none
+    (or a time series one, left to mongoeco)."""
+    if not isinstance(pipeline, list) or not pipeline or not isinstance(pipeline[-1], dict) \
+            or set(pipeline[-1]) != {"$out"}:
+        return None
+    spec = pipeline[-1]["$out"]
+    if isinstance(spec, str) and spec:
+        return db_name, spec
+    if isinstance(spec, dict) and set(spec) <= {"db", "coll"} and \
+            isinstance(spec.get("coll"), str) and spec["coll"]:
+        return str(spec.get("db", db_name)), spec["coll"]
+    return None
+
+
+class ReplacingOut:
+    def __init__(self, client: Any, access: EngineAccess, aggregate: Pipeline) -> None:
+        self._client = client
+        self._access = access
+        self._aggregate = aggregate
+
+    async def run(self, context: Any) -> dict[str, Any] | None:
+        command = context.command_document
+        pipeline = command.get("pipeline")
+        out = out_target(context.db_name, pipeline)
+        source = command.get("aggregate")
+        if out is None or not isinstance(source, str):
+            return None
+        if any(isinstance(stage, dict) and "$out" in stage for stage in pipeline[:-1]):
+            raise CommandError(40601, "Location40601", "$out can only be the final stage")
+        async with self._access.shared():
+            documents = await self._aggregate(f"{context.db_name}.{source}", pipeline[:-1],
+                                              command.get("let")) or []
+        db_name, coll_name = out
+        database = self._client.get_database(db_name)
+        if coll_name not in await database.list_collection_names():
+            async with self._access.shared():
+                await database.create_collection(coll_name)
+        collection = database.get_collection(coll_name)
+        async with self._access.exclusive(OUT_WAIT_SECONDS):
+            session = self._client.start_session()
+            session.start_transaction()
+            try:
+                await collection.delete_many({}, session=session)
+                if documents:
+                    await collection.insert_many(documents, session=session)
+                session.commit_transaction()
+            except BaseException:
+                session.abort_transaction()
+                raise
+            finally:
+                session.close()
+        return {"cursor": {"firstBatch": [], "id": 0, "ns": f"{context.db_name}.{source}"},
+                "ok": 1.0}
 
 
 class BatchedMerge:

@@ -126,6 +126,7 @@ class CommandLayer:
                                  self.planner.documents, client.mongodb_dialect)
         self.indexes = IndexCommands(self.catalog, self.text.search, client)
         self.merge = merge.BatchedMerge(client, self.access, self.planner.pipeline)
+        self.out = merge.ReplacingOut(client, self.access, self._aggregate)
         self.ttl = TTLMonitor(client, self.access)
         self.failpoints = FailPoints()
         # Connections the fail point closes, by id: the proxy closes them.
@@ -322,6 +323,11 @@ class CommandLayer:
         if name == "aggregate" and body.get("autocommit") is not False and \
                 merge.target(context.db_name, command.get("pipeline")) is not None:
             reply = await self.merge.run(context)
+            if reply is not None:
+                return reply
+        if name == "aggregate" and body.get("autocommit") is not False and \
+                merge.out_target(context.db_name, command.get("pipeline")) is not None:
+            reply = await self.out.run(context)
             if reply is not None:
                 return reply
         if name in PLANNED_READS and not self.text.handles(name, command):
