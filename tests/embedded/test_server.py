@@ -382,3 +382,15 @@ async def test_out_replaces_the_target_collection_and_keeps_its_indexes(db: Any)
     assert await db.empty.count_documents({}) == 0
     with pytest.raises(OperationFailure):
         await driver.aggregate_list(db.src, [{"$out": "dst"}, {"$match": {}}])
+
+
+async def test_replies_carry_the_cluster_time_for_causal_consistency(
+    mongo_client: Any, db: Any
+) -> None:
+    async with await driver.start_session(mongo_client, causal_consistency=True) as session:
+        await db.items.insert_one({"_id": 1}, session=session)
+        written = session.operation_time
+        assert written is not None  # from the write's reply
+        assert await db.items.find_one({"_id": 1}, session=session) == {"_id": 1}
+        assert session.operation_time >= written
+        assert session.cluster_time is not None

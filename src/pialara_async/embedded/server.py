@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bson import Binary, Int64
 from mongoeco import AsyncMongoClient
 from mongoeco.core.bson_scalars import unwrap_bson_numeric
 from mongoeco.core.expression_context import ExpressionExecutionContext
@@ -33,6 +34,7 @@ from pialara_async.embedded import aggregation, engine_fixes, indexes, lookup, m
 from pialara_async.embedded.change_streams import (
     DATABASE_STREAM,
     ChangeStreamBridge,
+    cluster_time,
 )
 from pialara_async.embedded.engine_access import EngineAccess
 from pialara_async.embedded.engine_host import EngineHost
@@ -78,6 +80,8 @@ _UNKNOWN_COMMAND = "unsupported wire command: "
 PLANNED_READS = frozenset({"find", "count", "distinct", "aggregate"})
 # What MongoDB serves with readConcern "snapshot" outside a transaction.
 _SNAPSHOT_READS = frozenset({"find", "aggregate", "distinct", "getMore", "killCursors"})
+# The signature of a cluster time from a deployment without keys.
+_NO_SIGNATURE = {"hash": Binary(b"\x00" * 20), "keyId": Int64(0)}
 # Commands that may carry a hint (update and delete: in each statement).
 _HINTED = frozenset({"find", "count", "aggregate", "update", "delete", "findAndModify"})
 
@@ -195,6 +199,18 @@ class CommandLayer:
             store.end_sessions([lsid])
 
     async def execute_prepared(self, context: Any) -> dict[str, Any]:
+        return self._stamped(await self._execute_checked(context))
+
+    def _stamped(self, reply: dict[str, Any]) -> dict[str, Any]:
+        """A replica set member's reply carries the cluster time it has reached:
+        drivers send it back (``afterClusterTime``) for causal consistency."""
+        if isinstance(reply, dict) and reply.get("ok"):
+            now = cluster_time(self.change_streams.current_token())
+            reply.setdefault("operationTime", now)
+            reply.setdefault("$clusterTime", {"clusterTime": now, "signature": _NO_SIGNATURE})
+        return reply
+
+    async def _execute_checked(self, context: Any) -> dict[str, Any]:
         name: str = context.command_name
         if name == "configureFailPoint":
             return self.failpoints.configure(context.command_document)
