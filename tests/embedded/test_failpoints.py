@@ -143,3 +143,16 @@ async def test_a_change_stream_resumes_after_a_resumable_get_more_error_only(
         with pytest.raises(OperationFailure) as failed:
             await stream.next()
         assert failed.value.code == 2
+
+
+async def test_a_transient_commit_error_is_labelled_so_the_transaction_is_retried(
+    app_client: Any, private_client: Any
+) -> None:
+    rows = app_client.get_database("fp").rows
+    await fail(private_client, {"times": 2}, failCommands=["commitTransaction"], errorCode=24)
+
+    async def work(session: Any) -> None:
+        await rows.insert_one({"_id": "retried"}, session=session)
+
+    await driver.run_transaction(app_client, work)
+    assert await rows.count_documents({"_id": "retried"}) == 1

@@ -7,9 +7,10 @@ with ``errorCode`` (and ``errorLabels``), by closing the connection
 by running and then reporting ``writeConcernError``. It matches on
 ``failCommands``, and on ``appName`` (the client's handshake metadata) or
 ``namespace`` when given. ``mode`` is ``"alwaysOn"``, ``"off"``,
-``{times: n}`` or ``{skip: n}``. As on MongoDB, a retryable error of a
-retryable write carries ``RetryableWriteError`` unless ``errorLabels`` says
-otherwise.
+``{times: n}`` or ``{skip: n}``. Unless ``errorLabels`` says otherwise, the
+error carries the labels a MongoDB server adds: ``RetryableWriteError`` for a
+retryable write's retryable error, ``TransientTransactionError`` in a
+transaction, ``UnknownTransactionCommitResult`` on a commit.
 
 ``failGetMoreAfterCursorCheckout`` fails the next ``getMore`` with
 ``errorCode``, labelled ``ResumableChangeStreamError`` when a change stream
@@ -38,6 +39,9 @@ from pialara_async.embedded.transactions import RETRYABLE_WRITES
 # Codes for which a MongoDB server labels a retryable write's error RetryableWriteError.
 RETRYABLE_CODES = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435,
                              13436, 63, 150, 13388, 234, 133, 134})
+# Codes a server labels TransientTransactionError inside a transaction (WriteConflict,
+# LockTimeout, PreparedTransactionInProgress, NoSuchTransaction, SnapshotUnavailable).
+TRANSIENT_CODES = frozenset({112, 24, 267, 251, 246})
 # Codes after which a server labels a change stream's error ResumableChangeStreamError.
 RESUMABLE_CODES = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435,
                              13436, 63, 150, 234, 133})
@@ -234,8 +238,17 @@ def _count_down(point: _Counted) -> bool:
 
 
 def _labels(data: dict[str, Any], name: str, body: dict[str, Any], code: int) -> list[str]:
+    """The labels a MongoDB server adds to an error (unless the fail point names them)."""
     if "errorLabels" in data:
         return [str(label) for label in data["errorLabels"]]
-    retryable_write = ("txnNumber" in body and body.get("autocommit") is not False) or \
-        name in ("commitTransaction", "abortTransaction")
-    return ["RetryableWriteError"] if retryable_write and code in RETRYABLE_CODES else []
+    in_transaction = body.get("autocommit") is False
+    ends_transaction = name in ("commitTransaction", "abortTransaction")
+    retryable_write = ("txnNumber" in body and not in_transaction) or ends_transaction
+    labels = []
+    if retryable_write and code in RETRYABLE_CODES:
+        labels.append("RetryableWriteError")
+    if in_transaction and code in TRANSIENT_CODES:
+        labels.append("TransientTransactionError")
+    if name == "commitTransaction" and code in RETRYABLE_CODES:
+        labels.append("UnknownTransactionCommitResult")
+    return labels
