@@ -394,3 +394,19 @@ async def test_replies_carry_the_cluster_time_for_causal_consistency(
         assert await db.items.find_one({"_id": 1}, session=session) == {"_id": 1}
         assert session.operation_time >= written
         assert session.cluster_time is not None
+
+
+async def test_database_aggregates_over_documents_and_local_sessions(
+    mongo_client: Any, db: Any
+) -> None:
+    made = await driver.aggregate_list(db, [
+        {"$documents": [{"x": 1}, {"x": 2}, {"x": 3}]},
+        {"$match": {"x": {"$gte": 2}}},
+        {"$project": {"_id": 0, "double": {"$multiply": ["$x", 2]}}}])
+    assert made == [{"double": 4}, {"double": 6}]
+    async with await driver.start_session(mongo_client) as session:
+        await db.items.insert_one({"_id": 1}, session=session)
+        listed = await driver.aggregate_list(mongo_client.admin, [
+            {"$listLocalSessions": {}}, {"$match": {"_id.id": session.session_id["id"]}}])
+    assert len(listed) == 1
+    assert "lastUse" in listed[0]

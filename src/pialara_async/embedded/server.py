@@ -20,6 +20,7 @@ from typing import Any
 
 from bson import Binary, Int64
 from mongoeco import AsyncMongoClient
+from mongoeco.core.aggregation import apply_pipeline
 from mongoeco.core.bson_scalars import unwrap_bson_numeric
 from mongoeco.core.expression_context import ExpressionExecutionContext
 from mongoeco.engines.sqlite import SQLiteEngine
@@ -94,6 +95,14 @@ def _app_name(connection: Any) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def _database_aggregate(body: dict[str, Any]) -> bool:
+    """``aggregate: 1`` starting with a stage that makes its own documents."""
+    pipeline = body.get("pipeline")
+    return body.get("aggregate") == 1 and isinstance(pipeline, list) and bool(pipeline) \
+        and isinstance(pipeline[0], dict) and \
+        set(pipeline[0]) in ({"$documents"}, {"$listLocalSessions"})
+
+
 def _names_an_index(hint: object, indexes: dict[str, IndexSpec]) -> bool:
     """Whether ``hint`` (a name or a key pattern) is one of ``indexes``."""
     if isinstance(hint, str):
@@ -146,7 +155,7 @@ class CommandLayer:
             (_alias, value), *rest = body.items()
             name = COMMAND_ALIASES[name]
             body = {name: value, **dict(rest)}
-        if name in LAYER_COMMANDS:
+        if isinstance(name, str) and (name in LAYER_COMMANDS or _database_aggregate(body)):
             # Commands mongoeco does not know, answered by the layer.
             return WireRequestContext(
                 db_name=str(body.get("$db", "admin")), command_name=name,
@@ -301,6 +310,10 @@ class CommandLayer:
             raise CommandError(72, "InvalidOptions",
                                "readConcern level snapshot is only valid in a transaction "
                                "or for find, aggregate and distinct")
+        if "lsid" in body:
+            self.sessions.touch(body["lsid"])
+        if name == "aggregate" and _database_aggregate(body):
+            return self._aggregate_generated(context)
         if name == "aggregate" and _opens_change_stream(command):
             return await self.change_streams.open(
                 context.db_name, command, context.connection.connection_id
@@ -371,6 +384,30 @@ class CommandLayer:
         else:
             was, self.sessions.lifetime = self.sessions.lifetime, float(seconds)
         return {"was": int(was), "ok": 1.0}
+
+    def _aggregate_generated(self, context: Any) -> dict[str, Any]:
+        """A database-level ``aggregate`` whose documents its first stage makes:
+        ``$documents`` or ``$listLocalSessions``."""
+        command = context.command_document
+        first, *rest = command["pipeline"]
+        if "$documents" in first:
+            documents = first["$documents"]
+            if not isinstance(documents, list) or \
+                    not all(isinstance(d, dict) for d in documents):
+                raise CommandError(5858203, "Location5858203",
+                                   "$documents takes a list of documents")
+        else:
+            documents = self.sessions.local_sessions()
+        if any(isinstance(stage, dict) and {"$out", "$merge", "$lookup", "$unionWith"} & set(stage)
+               for stage in rest):
+            raise CommandError(40324, "Location40324", "the embedded server runs this "
+                               "pipeline on its own documents only (no $out, $merge, "
+                               "$lookup or $unionWith)")
+        results = apply_pipeline([dict(d) for d in documents], rest,
+                                 variables=command.get("let"),
+                                 dialect=self._client.mongodb_dialect)
+        return first_batch(self._cursor_store, context, results,
+                           f"{context.db_name}.$cmd.aggregate")
 
     def _give_cursor_to(self, reply: dict[str, Any], lsid: object) -> None:
         """A transaction's statement ran in a private session; its cursor belongs

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -157,7 +158,10 @@ class Transaction:
 @dataclass(slots=True)
 class Session:
     key: str
+    lsid: Any = None
     last_used: float = field(default_factory=time.monotonic)
+    last_use_wall: datetime.datetime = field(
+        default_factory=lambda: datetime.datetime.now(datetime.UTC))
     txn_number: int = -1
     # Reply of the latest retryable write (None once known not applied).
     write_results: dict[int, asyncio.Future[dict[str, Any] | None]] = field(default_factory=dict)
@@ -180,9 +184,19 @@ class SessionTable:
         key = wire_session_key(lsid)
         session = self._sessions.get(key)
         if session is None:
-            session = self._sessions[key] = Session(key)
+            session = self._sessions[key] = Session(key, lsid)
         session.last_used = time.monotonic()
+        session.last_use_wall = datetime.datetime.now(datetime.UTC)
         return session
+
+    def touch(self, lsid: object) -> None:
+        """A command named this logical session: it is in use (MongoDB's session cache)."""
+        self._session(lsid)
+
+    def local_sessions(self) -> list[dict[str, Any]]:
+        """``$listLocalSessions``: the sessions in use, as MongoDB lists them."""
+        return [{"_id": {"id": s.lsid.get("id") if isinstance(s.lsid, dict) else s.key},
+                 "lastUse": s.last_use_wall} for s in self._sessions.values()]
 
     def end(self, lsid: object) -> None:
         """``endSessions``: a session ends; its open transaction, never applied, goes."""
