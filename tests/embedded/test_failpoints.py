@@ -156,3 +156,20 @@ async def test_a_transient_commit_error_is_labelled_so_the_transaction_is_retrie
 
     await driver.run_transaction(app_client, work)
     assert await rows.count_documents({"_id": "retried"}) == 1
+
+
+async def test_commands_with_a_time_limit_time_out_while_max_time_always_times_out(
+    private_client: Any,
+) -> None:
+    items = private_client.get_database("fp").items
+    await private_client.admin.command({"configureFailPoint": "maxTimeAlwaysTimeOut",
+                                        "mode": "alwaysOn"})
+    try:
+        assert await items.count_documents({}) == 0  # no maxTimeMS: served
+        with pytest.raises(OperationFailure) as expired:
+            await items.find({}).max_time_ms(1000).to_list(None)
+        assert expired.value.code == 50
+    finally:
+        await private_client.admin.command({"configureFailPoint": "maxTimeAlwaysTimeOut",
+                                            "mode": "off"})
+    assert await items.find({}).max_time_ms(1000).to_list(None) == []

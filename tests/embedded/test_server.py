@@ -410,3 +410,9 @@ async def test_database_aggregates_over_documents_and_local_sessions(
             {"$listLocalSessions": {}}, {"$match": {"_id.id": session.session_id["id"]}}])
     assert len(listed) == 1
     assert "lastUse" in listed[0]
+
+
+async def test_a_capped_size_may_be_any_positive_number(db: Any) -> None:
+    await db.command({"create": "capped", "capped": True, "size": 4096.0, "max": 10.0})
+    options = await db.capped.options()
+    assert options["capped"] is True

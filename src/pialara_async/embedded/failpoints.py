@@ -1,5 +1,6 @@
-"""MongoDB's ``failCommand``, ``failGetMoreAfterCursorCheckout`` and
-``onPrimaryTransactionalWrite`` fail points, for the drivers' specification tests.
+"""MongoDB's ``failCommand``, ``failGetMoreAfterCursorCheckout``,
+``maxTimeAlwaysTimeOut`` and ``onPrimaryTransactionalWrite`` fail points, for
+the drivers' specification tests.
 
 ``configureFailPoint: "failCommand"`` makes the next matching commands fail:
 with ``errorCode`` (and ``errorLabels``), by closing the connection
@@ -15,6 +16,9 @@ transaction, ``UnknownTransactionCommitResult`` on a commit.
 ``failGetMoreAfterCursorCheckout`` fails the next ``getMore`` with
 ``errorCode``, labelled ``ResumableChangeStreamError`` when a change stream
 may resume after it, as a MongoDB server labels it.
+
+``maxTimeAlwaysTimeOut`` fails every command that has a ``maxTimeMS`` with
+50 ``MaxTimeMSExpired``.
 
 ``onPrimaryTransactionalWrite`` catches retryable writes: by default the write
 is applied and its connection closed before the reply (the driver's retry
@@ -104,12 +108,16 @@ class FailPoints:
         self._fail_command: _FailCommand | None = None
         self._transactional_write: _Counted | None = None
         self._get_more: _Counted | None = None  # failGetMoreAfterCursorCheckout
+        self._max_time: _Counted | None = None  # maxTimeAlwaysTimeOut
 
     def configure(self, command: dict[str, Any]) -> dict[str, Any]:
         """``configureFailPoint``: ``failCommand`` or ``onPrimaryTransactionalWrite``."""
         point = command.get("configureFailPoint")
         if point == "onPrimaryTransactionalWrite":
             self._transactional_write = _counted(command.get("mode"), command.get("data"))
+            return {"count": 0, "ok": 1.0}
+        if point == "maxTimeAlwaysTimeOut":
+            self._max_time = _counted(command.get("mode"), command.get("data"))
             return {"count": 0, "ok": 1.0}
         if point == "failGetMoreAfterCursorCheckout":
             self._get_more = _counted(command.get("mode"), command.get("data"))
@@ -142,6 +150,11 @@ class FailPoints:
                 namespace: str) -> Failure | None:
         """What the fail points do to this command, if anything (counts it)."""
         failure = self._consume_fail_command(name, body, app_name, namespace)
+        if failure is None and "maxTimeMS" in body and self._max_time is not None:
+            if _count_down(self._max_time):
+                self._max_time = None
+            failure = Failure({"ok": 0.0, "code": 50, "codeName": "MaxTimeMSExpired",
+                               "errmsg": "operation exceeded time limit"}, False)
         if failure is None and name == "getMore" and self._get_more is not None:
             failure = self._consume_get_more()
         if failure is None and _is_retryable_write(name, body) and \

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -95,6 +96,17 @@ def _app_name(connection: Any) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def _whole_sizes(body: dict[str, Any]) -> dict[str, Any]:
+    """``create``'s capped ``size`` and ``max`` may be any positive number (drivers
+    send doubles); mongoeco takes integers only."""
+    sizes = {}
+    for field in ("size", "max"):
+        value = body.get(field)
+        if isinstance(value, float) and math.isfinite(value) and value > 0:
+            sizes[field] = math.ceil(value)
+    return {**body, **sizes} if sizes else body
+
+
 def _database_aggregate(body: dict[str, Any]) -> bool:
     """``aggregate: 1`` starting with a stage that makes its own documents."""
     pipeline = body.get("pipeline")
@@ -155,6 +167,8 @@ class CommandLayer:
             (_alias, value), *rest = body.items()
             name = COMMAND_ALIASES[name]
             body = {name: value, **dict(rest)}
+        if name == "create":
+            body = _whole_sizes(body)
         if isinstance(name, str) and (name in LAYER_COMMANDS or _database_aggregate(body)):
             # Commands mongoeco does not know, answered by the layer.
             return WireRequestContext(
