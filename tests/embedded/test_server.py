@@ -416,3 +416,14 @@ async def test_a_capped_size_may_be_any_positive_number(db: Any) -> None:
     await db.command({"create": "capped", "capped": True, "size": 4096.0, "max": 10.0})
     options = await db.capped.options()
     assert options["capped"] is True
+
+
+async def test_no_document_over_sixteen_megabytes_is_stored(db: Any) -> None:
+    too_large = "x" * (16 * 1024 * 1024)
+    with pytest.raises(OperationFailure):
+        await db.big.insert_one({"foo": too_large})
+    with pytest.raises(OperationFailure):
+        await db.big.replace_one({}, {"foo": too_large}, upsert=True)
+    half = "x" * (8 * 1024 * 1024)
+    await db.big.insert_many([{"foo": half}, {"foo": half}])
+    assert await db.big.count_documents({}) == 2

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import bson
 from bson import Binary, Int64
 from mongoeco import AsyncMongoClient
 from mongoeco.core.aggregation import apply_pipeline
@@ -82,6 +83,7 @@ _UNKNOWN_COMMAND = "unsupported wire command: "
 PLANNED_READS = frozenset({"find", "count", "distinct", "aggregate"})
 # What MongoDB serves with readConcern "snapshot" outside a transaction.
 _SNAPSHOT_READS = frozenset({"find", "aggregate", "distinct", "getMore", "killCursors"})
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # MongoDB's BSON document limit
 # The signature of a cluster time from a deployment without keys.
 _NO_SIGNATURE = {"hash": Binary(b"\x00" * 20), "keyId": Int64(0)}
 # Commands that may carry a hint (update and delete: in each statement).
@@ -94,6 +96,24 @@ def _app_name(connection: Any) -> str | None:
     application = metadata.get("application") if isinstance(metadata, dict) else None
     name = application.get("name") if isinstance(application, dict) else None
     return name if isinstance(name, str) else None
+
+
+def _refuse_oversized_documents(name: str, command: dict[str, Any]) -> None:
+    """MongoDB stores no document over 16 MiB: an insert or replacement larger
+    than that is refused (here before anything of the command is written)."""
+    if name == "insert":
+        documents = command.get("documents") or []
+    elif name == "update":
+        documents = [s.get("u") for s in command.get("updates") or () if isinstance(s, dict)]
+    else:
+        documents = [command.get("update")]
+    for document in documents:
+        if isinstance(document, dict) and not any(str(k).startswith("$") for k in document):
+            size = len(bson.encode(document))
+            if size > MAX_DOCUMENT_BYTES:
+                raise CommandError(10334, "BSONObjectTooLarge",
+                                   f"document too large: {size} bytes, the limit is "
+                                   f"{MAX_DOCUMENT_BYTES}")
 
 
 def _whole_sizes(body: dict[str, Any]) -> dict[str, Any]:
@@ -316,6 +336,8 @@ class CommandLayer:
         body: dict[str, Any] = context.raw_body
         if name in HANDSHAKE_COMMANDS or name == "ping":
             return await self.handshake(context)
+        if name in ("insert", "update", "findAndModify"):
+            _refuse_oversized_documents(name, command)
         if name in _HINTED:
             await self._drop_hints_on_owned_indexes(context)
         concern = body.get("readConcern")
