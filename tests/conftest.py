@@ -117,6 +117,29 @@ async def client(
 
 
 @pytest.fixture
+async def fail_point(mongo_client: Any, settings: Settings) -> AsyncIterator[Any]:
+    """``configure(name, mode, **data)``: one of MongoDB's test fail points, for the
+    service's own client (its appName); answers how often the point fired since
+    it was last configured. Every one configured is off afterwards. Needs a
+    server run with test commands (the embedded one is)."""
+    parameters = await mongo_client.admin.command("getParameter", "*")
+    if not parameters.get("enableTestCommands"):
+        pytest.skip("the server does not run with enableTestCommands")
+    configured: list[str] = []
+
+    async def configure(name: str, mode: Any, **data: Any) -> int:
+        reply = await mongo_client.admin.command({
+            "configureFailPoint": name, "mode": mode,
+            "data": {"appName": settings.mongodb.appname, **data}})
+        configured.append(name)
+        return int(reply.get("count", 0))
+
+    yield configure
+    for name in configured:
+        await mongo_client.admin.command({"configureFailPoint": name, "mode": "off"})
+
+
+@pytest.fixture
 async def private_server(tmp_path: Path) -> AsyncIterator[EmbeddedProcess]:
     """An embedded server of this test's own, which it may stop and restart."""
     if REAL_MONGODB:

@@ -142,3 +142,28 @@ async def test_comments_show_the_contract_members_and_whether_they_are_mine(
                                         headers=technician.headers)).json()
     assert {c["text"]: c["mine"] for c in signed_in["movie"]["comments"]} == {
         "by the client": False, "by the technician": True}
+
+
+async def test_a_comment_whose_commit_fails_transiently_is_stored_once(
+    client: TestClient, db: Any, technician: Account, movie_id: ObjectId, fail_point: Any
+) -> None:
+    # WriteConflict at commit, twice: the service retries the whole transaction.
+    await fail_point("failCommand", {"times": 2}, failCommands=["commitTransaction"],
+                     errorCode=112)
+    assert (await post(client, technician, movie_id, "despite conflicts")).status == 200
+    assert await fail_point("failCommand", "off") == 2
+    assert await db.comments.count_documents({"movie_id": movie_id}) == 1
+    assert (await db.movies.find_one({"_id": movie_id}))["num_mflix_comments"] == 1
+
+
+async def test_a_comment_whose_commit_connection_closes_is_stored_once(
+    client: TestClient, db: Any, technician: Account, movie_id: ObjectId, fail_point: Any
+) -> None:
+    # The connection closes as the commit is sent: the outcome is unknown, so
+    # the driver retries the commit, which must not apply the comment twice.
+    await fail_point("failCommand", {"times": 1}, failCommands=["commitTransaction"],
+                     closeConnection=True)
+    assert (await post(client, technician, movie_id, "through a cut")).status == 200
+    assert await fail_point("failCommand", "off") == 1
+    assert await db.comments.count_documents({"movie_id": movie_id}) == 1
+    assert (await db.movies.find_one({"_id": movie_id}))["num_mflix_comments"] == 1

@@ -51,6 +51,22 @@ async def test_register_login_preferences_logout(client: TestClient, db: Any) ->
     assert refused.status == 401
 
 
+async def test_preferences_saved_once_when_the_answer_is_lost(
+    client: TestClient, db: Any, fail_point: Any
+) -> None:
+    assert (await register(client)).status == 201
+    token = await login(client, "ana@mflix.example")
+    # The next retryable write is applied, then its connection closes before
+    # the answer: the driver retries it, and gets the recorded result.
+    await fail_point("onPrimaryTransactionalWrite", {"times": 1})
+    updated = await client.put("/api/v1/user/update-preferences", headers=bearer(token),
+                               json={"preferences": {"favorite_cast": "Meryl Streep"}})
+    assert updated.status == 201
+    assert await fail_point("onPrimaryTransactionalWrite", "off") == 1  # it did fire
+    stored = await db.users.find_one({"email": "ana@mflix.example"})
+    assert stored["preferences"] == {"favorite_cast": "Meryl Streep"}
+
+
 async def test_registration_rules(client: TestClient) -> None:
     short = await register(client, password="short", name="Bo")
     assert short.status == 411

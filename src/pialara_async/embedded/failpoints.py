@@ -34,6 +34,7 @@ the layer checks its own first, for every command.
 from __future__ import annotations
 
 import asyncio
+import collections
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,25 +110,31 @@ class FailPoints:
         self._transactional_write: _Counted | None = None
         self._get_more: _Counted | None = None  # failGetMoreAfterCursorCheckout
         self._max_time: _Counted | None = None  # maxTimeAlwaysTimeOut
+        self._fired: collections.Counter[str] = collections.Counter()
+
+    def _configured(self, point: str) -> dict[str, Any]:
+        """The answer to ``configureFailPoint``: as MongoDB, how often the point
+        fired since it was last configured."""
+        return {"count": self._fired.pop(point, 0), "ok": 1.0}
 
     def configure(self, command: dict[str, Any]) -> dict[str, Any]:
         """``configureFailPoint``: ``failCommand`` or ``onPrimaryTransactionalWrite``."""
         point = command.get("configureFailPoint")
         if point == "onPrimaryTransactionalWrite":
             self._transactional_write = _counted(command.get("mode"), command.get("data"))
-            return {"count": 0, "ok": 1.0}
+            return self._configured(point)
         if point == "maxTimeAlwaysTimeOut":
             self._max_time = _counted(command.get("mode"), command.get("data"))
-            return {"count": 0, "ok": 1.0}
+            return self._configured(point)
         if point == "failGetMoreAfterCursorCheckout":
             self._get_more = _counted(command.get("mode"), command.get("data"))
-            return {"count": 0, "ok": 1.0}
+            return self._configured(point)
         if point != "failCommand":
             raise bad_value(f"unknown fail point {point!r}")
         mode = command.get("mode")
         if mode == "off":
             self._fail_command = None
-            return {"count": 0, "ok": 1.0}
+            return self._configured(point)
         data = command.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("failCommands"), list) \
                 or not data["failCommands"]:
@@ -137,30 +144,35 @@ class FailPoints:
             times = _whole(mode["times"], "mode.times")
             if times == 0:
                 self._fail_command = None
-                return {"count": 0, "ok": 1.0}
+                return self._configured(point)
         elif isinstance(mode, dict) and "skip" in mode:
             skip = _whole(mode["skip"], "mode.skip")
         elif mode != "alwaysOn":
             raise bad_value("mode must be 'alwaysOn', 'off', {times: n} or {skip: n}")
         self._fail_command = _FailCommand(frozenset(map(str, data["failCommands"])), times,
                                           skip, dict(data))
-        return {"count": 0, "ok": 1.0}
+        return self._configured(point)
 
     def consume(self, name: str, body: dict[str, Any], app_name: str | None,
                 namespace: str) -> Failure | None:
         """What the fail points do to this command, if anything (counts it)."""
         failure = self._consume_fail_command(name, body, app_name, namespace)
-        if failure is None and "maxTimeMS" in body and self._max_time is not None:
+        if failure is not None:
+            self._fired["failCommand"] += 1
+            return failure
+        if "maxTimeMS" in body and self._max_time is not None:
+            self._fired["maxTimeAlwaysTimeOut"] += 1
             if _count_down(self._max_time):
                 self._max_time = None
-            failure = Failure({"ok": 0.0, "code": 50, "codeName": "MaxTimeMSExpired",
-                               "errmsg": "operation exceeded time limit"}, False)
-        if failure is None and name == "getMore" and self._get_more is not None:
-            failure = self._consume_get_more()
-        if failure is None and _is_retryable_write(name, body) and \
-                self._transactional_write is not None:
-            failure = self._consume_transactional_write()
-        return failure
+            return Failure({"ok": 0.0, "code": 50, "codeName": "MaxTimeMSExpired",
+                            "errmsg": "operation exceeded time limit"}, False)
+        if name == "getMore" and self._get_more is not None:
+            self._fired["failGetMoreAfterCursorCheckout"] += 1
+            return self._consume_get_more()
+        if _is_retryable_write(name, body) and self._transactional_write is not None:
+            self._fired["onPrimaryTransactionalWrite"] += 1
+            return self._consume_transactional_write()
+        return None
 
     def _consume_get_more(self) -> Failure:
         assert self._get_more is not None
