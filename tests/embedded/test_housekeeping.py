@@ -71,14 +71,15 @@ async def test_sessions_idle_for_thirty_minutes_are_forgotten() -> None:
     async def write() -> dict[str, Any]:
         return {"ok": 1.0, "n": 1}
 
-    for number in range(3):
-        lsid = {"id": Binary(uuid.uuid4().bytes, UUID_SUBTYPE)}
+    lsids = [{"id": Binary(uuid.uuid4().bytes, UUID_SUBTYPE)} for _ in range(3)]
+    for number, lsid in enumerate(lsids):
         await table.retryable_write({"lsid": lsid, "txnNumber": number}, write)
     assert len(table) == 3
-    table.reap()
+    assert table.reap() == []
     assert len(table) == 3  # all in use a moment ago
-    table.reap(now=time.monotonic() + SESSION_IDLE_SECONDS + 1)
+    forgotten = table.reap(now=time.monotonic() + SESSION_IDLE_SECONDS + 1)
     assert len(table) == 0
+    assert forgotten == lsids  # ended in mongoeco's session store too
 
 
 async def _never(*_args: Any) -> dict[str, Any]:

@@ -53,6 +53,10 @@ class EmbeddedProcess:
         return self._process is not None and self._process.returncode is None
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
     def serving(self) -> bool:
         """Running and past its start: it answers on its address."""
         return self.running and self._serving

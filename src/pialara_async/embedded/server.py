@@ -291,6 +291,12 @@ class CommandLayer:
                 if key in self._ending:
                     self._end_sessions([self._ending.pop(key)])
 
+    def forget_idle_sessions(self) -> None:
+        """Sessions idle for 30 minutes go, from the layer's table and mongoeco's store."""
+        idle = [lsid for lsid in self.sessions.reap() if lsid is not None]
+        if idle:
+            self._inner._session_store.end_sessions(idle)
+
     def _end_sessions(self, lsids: list[object]) -> None:
         for lsid in lsids:
             self.sessions.end(lsid)
@@ -706,7 +712,7 @@ class EmbeddedServer:
                     await layer.housekeeping_due.wait()
             layer.housekeeping_due.clear()
             layer.change_streams.reap_idle()
-            layer.sessions.reap()
+            layer.forget_idle_sessions()
             try:
                 await layer.ttl.run_pass()
             except Exception:

@@ -202,10 +202,12 @@ class SessionTable:
         """``endSessions``: a session ends; its open transaction, never applied, goes."""
         self._sessions.pop(wire_session_key(lsid), None)
 
-    def reap(self, now: float | None = None) -> None:
+    def reap(self, now: float | None = None) -> list[Any]:
         """Forget sessions idle for 30 minutes (MongoDB's ``localLogicalSessionTimeoutMinutes``)
-        and abort transactions past their lifetime; run by the server's housekeeping."""
+        and abort transactions past their lifetime; run by the server's housekeeping.
+        Returns the ``lsid`` of each session forgotten."""
         now = time.monotonic() if now is None else now
+        forgotten = []
         for key, session in list(self._sessions.items()):
             txn = session.transaction
             if txn is not None and txn.state == "active" and now - txn.started > self.lifetime:
@@ -213,6 +215,8 @@ class SessionTable:
                 txn.statements.clear()
             if now - session.last_used > SESSION_IDLE_SECONDS:
                 del self._sessions[key]
+                forgotten.append(session.lsid)
+        return forgotten
 
     # --- retryable writes ------------------------------------------------------------
 
