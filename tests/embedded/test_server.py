@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
-from pymongo.errors import CursorNotFound, OperationFailure
+from pymongo import WriteConcern
+from pymongo.errors import CursorNotFound, OperationFailure, WriteConcernError
 
 from pialara_async.db import driver
 from pialara_async.repositories import server
@@ -427,3 +428,14 @@ async def test_no_document_over_sixteen_megabytes_is_stored(db: Any) -> None:
     half = "x" * (8 * 1024 * 1024)
     await db.big.insert_many([{"foo": half}, {"foo": half}])
     assert await db.big.count_documents({}) == 2
+
+
+async def test_a_write_concern_the_set_cannot_meet_is_reported_after_the_write(
+    mongo_client: Any, db: Any
+) -> None:
+    members = len((await mongo_client.admin.command("hello"))["hosts"])
+    too_many = db.get_collection("items", write_concern=WriteConcern(w=members + 1))
+    with pytest.raises(WriteConcernError) as unmet:
+        await too_many.insert_one({"_id": 1})
+    assert unmet.value.code == 100
+    assert await db.items.count_documents({"_id": 1}) == 1  # applied all the same

@@ -98,6 +98,26 @@ def _app_name(connection: Any) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def _with_write_concern_outcome(body: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+    """A one-member replica set applies a write, then cannot satisfy a write
+    concern that asks for more members (or a tag it does not have), and says
+    so in ``writeConcernError``, as MongoDB does."""
+    concern = body.get("writeConcern")
+    if not isinstance(concern, dict) or not isinstance(reply, dict) or not reply.get("ok") \
+            or "writeConcernError" in reply:
+        return reply
+    w = concern.get("w")
+    if isinstance(w, int | float) and not isinstance(w, bool) and w > 1:
+        error = {"code": 100, "codeName": "UnsatisfiableWriteConcern",
+                 "errmsg": "Not enough data-bearing nodes"}
+    elif isinstance(w, str) and w != "majority":
+        error = {"code": 79, "codeName": "UnknownReplWriteConcern",
+                 "errmsg": f"unrecognized write concern mode: {w}"}
+    else:
+        return reply
+    return {**reply, "writeConcernError": error}
+
+
 def _refuse_oversized_documents(name: str, command: dict[str, Any]) -> None:
     """MongoDB stores no document over 16 MiB: an insert or replacement larger
     than that is refused (here before anything of the command is written)."""
@@ -242,7 +262,8 @@ class CommandLayer:
             store.end_sessions([lsid])
 
     async def execute_prepared(self, context: Any) -> dict[str, Any]:
-        return self._stamped(await self._execute_checked(context))
+        reply = await self._execute_checked(context)
+        return self._stamped(_with_write_concern_outcome(context.raw_body, reply))
 
     def _stamped(self, reply: dict[str, Any]) -> dict[str, Any]:
         """A replica set member's reply carries the cluster time it has reached:
@@ -334,7 +355,8 @@ class CommandLayer:
             # made drivers poll in a tight loop; waiting the full 10 s
             # delayed a driver that had just marked the server unknown.
             await asyncio.sleep(min(float(body["maxAwaitTimeMS"]), 500.0) / 1000)
-        return complete_hello(await self._inner.execute_prepared(context), self._identity)
+        return self._stamped(complete_hello(await self._inner.execute_prepared(context),
+                                            self._identity))
 
     async def _execute(self, context: Any) -> dict[str, Any]:
         name: str = context.command_name
