@@ -356,6 +356,9 @@ async def test_hints_by_name_or_key_pattern_on_any_index(db: Any) -> None:
     with pytest.raises(OperationFailure) as unknown:
         await db.h.find({"a": 1}).hint("no_such_index").to_list(None)
     assert unknown.value.code == 2
+    # A hinted scan comes in the index's order.
+    await db.h.create_index([("b", -1)])
+    assert (await db.h.find().hint([("b", -1)]).to_list(None))[0]["b"] == 8
 
 
 async def test_snapshot_reads_only_where_mongodb_serves_them(

@@ -155,13 +155,15 @@ def _database_aggregate(body: dict[str, Any]) -> bool:
         set(pipeline[0]) in ({"$documents"}, {"$listLocalSessions"})
 
 
-def _names_an_index(hint: object, indexes: dict[str, IndexSpec]) -> bool:
-    """Whether ``hint`` (a name or a key pattern) is one of ``indexes``."""
+def _hinted_index(hint: object, indexes: dict[str, IndexSpec]) -> IndexSpec | None:
+    """The index ``hint`` (a name or a key pattern) names among ``indexes``."""
     if isinstance(hint, str):
-        return hint in indexes
-    return isinstance(hint, dict) and any(
-        list(hint.items()) == list(zip(spec.fields, spec.directions, strict=True))
-        for spec in indexes.values())
+        return indexes.get(hint)
+    if isinstance(hint, dict):
+        key = list(hint.items())
+        return next((spec for spec in indexes.values()
+                     if key == list(zip(spec.fields, spec.directions, strict=True))), None)
+    return None
 
 
 class CommandLayer:
@@ -485,8 +487,9 @@ class CommandLayer:
     async def _drop_hints_on_owned_indexes(self, context: Any) -> None:
         """A hint naming an index the layer keeps (mongoeco never sees those) is
         honoured by dropping it: the planner picks among the same indexes, and
-        the answer is the same. Hints on mongoeco's indexes, and unknown ones
-        (refused), stay mongoeco's."""
+        the answer is the same (a ``find`` without a sort is sorted in the
+        index's order, as a hinted scan returns it). Hints on mongoeco's
+        indexes, and unknown ones (refused), stay mongoeco's."""
         command = context.command_document
         target = command.get(context.command_name)
         if not isinstance(target, str):
@@ -497,8 +500,13 @@ class CommandLayer:
         statements = [command, *(s for field in ("updates", "deletes")
                                  for s in command.get(field) or () if isinstance(s, dict))]
         for statement in statements:
-            if _names_an_index(statement.get("hint"), owned):
-                del statement["hint"]
+            spec = _hinted_index(statement.get("hint"), owned)
+            if spec is None:
+                continue
+            del statement["hint"]
+            if context.command_name == "find" and not command.get("sort"):
+                # A hinted scan returns documents in the index's order.
+                command["sort"] = dict(zip(spec.fields, spec.directions, strict=True))
 
     def _parameters(self) -> dict[str, Any]:
         return {"featureCompatibilityVersion": {"version": FEATURE_COMPATIBILITY_VERSION},
