@@ -373,11 +373,3 @@ async def test_a_failed_journal_write_stops_neither_streams_nor_indexes(
         await items.insert_one({"n": 4})
         assert (await next_change(stream))["fullDocument"]["n"] == 4
 
-
-async def test_expanded_events_are_refused_not_silently_missing(private_client: Any) -> None:
-    # The embedded server's own behaviour (a private server: skipped on MongoDB,
-    # which delivers DDL events).
-    items = private_client.get_database("expanded").items
-    with pytest.raises(OperationFailure) as refused:
-        await driver.watch(items, show_expanded_events=True)
-    assert refused.value.code == 2

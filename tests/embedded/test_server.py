@@ -442,3 +442,9 @@ async def test_a_write_concern_the_set_cannot_meet_is_reported_after_the_write(
         await too_many.insert_one({"_id": 1})
     assert unmet.value.code == 100
     assert await db.items.count_documents({"_id": 1}) == 1  # applied all the same
+
+
+async def test_ping_carries_the_cluster_time(db: Any) -> None:
+    reply = await db.command("ping")
+    assert "operationTime" in reply
+    assert "clusterTime" in reply["$clusterTime"]

@@ -79,11 +79,6 @@ def _parse_options(stage: object) -> dict[str, Any]:
         raise CommandError(
             40415, "Location40415", f"unrecognized $changeStream option: {sorted(unknown)[0]}"
         )
-    if stage.get("showExpandedEvents") not in (None, False):
-        # DDL events (create, createIndexes, rename, modify...) are not
-        # published by the engine: refused, rather than never delivered.
-        raise CommandError(2, "BadValue",
-                           "showExpandedEvents is not supported by the embedded server")
     before = stage.get("fullDocumentBeforeChange", "off")
     if before not in ("off", "whenAvailable"):
         # Pre-images are not kept by the embedded engine; see docs/embedded.md.

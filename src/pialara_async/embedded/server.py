@@ -349,7 +349,7 @@ class CommandLayer:
     async def handshake(self, context: Any) -> dict[str, Any]:
         """``hello``, ``isMaster`` and ``ping``, answered on the wire loop."""
         if context.command_name not in HANDSHAKE_COMMANDS:
-            return {"ok": 1.0}
+            return self._stamped({"ok": 1.0})  # ping
         body = context.raw_body
         if "topologyVersion" in body and "maxAwaitTimeMS" in body:
             # A driver's streaming heartbeat: MongoDB answers when the
