@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run dev test test-fast test-pymongo test-browser screenshots lint api-fuzz check seed clean
+.PHONY: run dev test test-fast test-pymongo test-browser screenshots lint api-fuzz conformance check seed clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "python3.13 not found (install it or set PYTHON=)"; exit 1; }
@@ -54,6 +54,10 @@ lint: $(STAMP)
 ## schemathesis against the served OpenAPI document (anonymous, then as an admin)
 api-fuzz: $(STAMP)
 	bash .ci/api-fuzz
+
+## PyMongo's own specification tests against the embedded database (figures, ~10 min)
+conformance: $(STAMP)
+	$(BIN)/python bench/conformance.py
 
 check: $(STAMP)
 	$(BIN)/pialara-async check
