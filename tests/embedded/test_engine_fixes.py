@@ -78,3 +78,17 @@ async def test_a_transaction_that_read_can_still_write_after_another_connection_
     session.commit_transaction()  # mongoeco's session: a plain call
     other.close()
     assert (await collection.find_one({"_id": 1}))["n"] == 2
+
+
+async def test_sessions_are_pruned_rarely_and_live_ones_kept(
+    engine: tuple[SQLiteEngine, Any],
+) -> None:
+    _engine, client = engine
+    kept = client.start_session()
+    for _ in range(5000):
+        client.start_session().close()
+    # Closed sessions go once the table doubles: it stays bounded...
+    assert len(client._sessions) <= 2 * 1024 + 2
+    # ...and an open one is never dropped.
+    assert client._sessions[kept.session_id] is kept
+    assert kept.active
