@@ -161,3 +161,87 @@ async def test_writes_show_at_once_through_indexes(db: Any) -> None:
     await indexed.update_many({"kind": "a"}, {"$set": {"kind": "A"}})
     assert await indexed.count_documents({"kind": "a"}) == 0
     assert await indexed.count_documents({"kind": "A"}) > 0
+
+
+NULLISH: list[dict[str, Any]] = [
+    {"kind": None}, {"kind": {"$exists": False}}, {"kind": {"$in": [None, "a"]}},
+    {"kind": {"$ne": None}}, {"tags": None}, {"nested.score": None},
+]
+PAST, FUTURE = datetime.datetime(2000, 1, 1), datetime.datetime(2100, 1, 1)
+
+
+def random_write(pick: random.Random, next_id: int) -> tuple[str, Any, Any]:
+    """One write, as (operation, filter or document, update)."""
+    value = pick.choice(["a", "b", None, 3, "missing"])
+    change = {"$unset": {"kind": ""}} if value == "missing" else {"$set": {"kind": value}}
+    target = {"_id": pick.randrange(next_id)}
+    match pick.randrange(6):
+        case 0:
+            return "insert", {"_id": next_id, "rank": pick.randrange(500),
+                              "kind": value, "expires": pick.choice([PAST, FUTURE])}, None
+        case 1:
+            return "update", target, change
+        case 2:
+            return "update", target, {"$set": {"rank": pick.choice([pick.randrange(500),
+                                                                     None, "unranked"])}}
+        case 3:
+            return "update", target, {"$set": {"expires": pick.choice([PAST, FUTURE])}}
+        case 4:
+            return "delete", target, None
+        case _:
+            return "many", {"kind": value if value != "missing" else None}, \
+                {"$inc": {"touched": 1}}
+
+
+async def apply(collection: Any, write: tuple[str, Any, Any]) -> None:
+    operation, what, update = write
+    if operation == "insert":
+        await collection.insert_one(dict(what))
+    elif operation == "update":
+        await collection.update_one(what, update)
+    elif operation == "delete":
+        await collection.delete_one(what)
+    else:
+        await collection.update_many(what, update)
+
+
+async def agree(indexed: Any, plain: Any) -> None:
+    for query in [*QUERIES, *NULLISH]:
+        found = sorted([d["_id"] async for d in indexed.find(query)])
+        assert found == sorted([d["_id"] async for d in plain.find(query)]), query
+        assert await indexed.count_documents(query) == len(found), query
+    # Null and missing sort together, below every number.
+    for sort in ([("kind", 1), ("_id", 1)], [("rank", -1), ("_id", 1)]):
+        assert [d["_id"] async for d in indexed.find({}).sort(sort).limit(40)] == \
+            [d["_id"] async for d in plain.find({}).sort(sort).limit(40)], sort
+
+
+@pytest.mark.slow
+async def test_random_writes_and_ttl_expiry_keep_indexes_and_scans_agreeing(
+    private_client: Any,
+) -> None:
+    db = private_client.get_database("differential")
+    indexed, plain = await fill(db)
+    for twin in (indexed, plain):
+        await twin.create_index("expires", expireAfterSeconds=0)
+    pick = random.Random(11)
+    next_id = 400
+    for _round in range(4):
+        for _ in range(60):
+            write = random_write(pick, next_id)
+            next_id += write[0] == "insert"
+            await apply(indexed, write)
+            await apply(plain, write)
+        await agree(indexed, plain)
+    # TTL expiry: the monitor's deletes reach the indexes like any other.
+    expired = {d["_id"] async for d in plain.find({"expires": {"$lt": FUTURE}})}
+    assert expired
+    stream = await driver.watch(db, [{"$match": {"operationType": "delete"}}])
+    async with stream:
+        await private_client.admin.command("setParameter", 1, ttlMonitorSleepSecs=1)
+        gone: set[tuple[str, Any]] = set()
+        while gone != {(name, n) for name in ("indexed", "plain") for n in expired}:
+            change = await stream.next()
+            gone.add((change["ns"]["coll"], change["documentKey"]["_id"]))
+    await agree(indexed, plain)
+    assert await indexed.count_documents({"expires": {"$lt": FUTURE}}) == 0
