@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 from typing import Any
 
 import pytest
@@ -373,3 +374,13 @@ async def test_a_failed_journal_write_stops_neither_streams_nor_indexes(
         await items.insert_one({"n": 4})
         assert (await next_change(stream))["fullDocument"]["n"] == 4
 
+
+
+async def test_events_carry_their_wall_time(db: Any) -> None:
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        before = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        await db.items.insert_one({"n": 1})
+        change = await next_change(stream)
+    # Drivers decode BSON dates as naive UTC by default.
+    assert abs(change["wallTime"] - before) < datetime.timedelta(seconds=30)

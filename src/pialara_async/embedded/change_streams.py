@@ -12,6 +12,8 @@ server (286 ``ChangeStreamHistoryLost`` is not resumable).
 from __future__ import annotations
 
 import asyncio
+import collections
+import datetime
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 _FIRST_CURSOR_ID = 1 << 30
 _DEFAULT_AWAIT_MS = 1000
 _MAX_BATCH = 1000
+# Wall times kept: more than the change history holds by default (10,000).
+_WALL_TIMES_KEPT = 50_000
 # Stands for ``aggregate: 1`` (a database- or cluster-level stream) once past
 # mongoeco's command validation.
 DATABASE_STREAM = "$cmd.aggregate"
@@ -97,6 +101,19 @@ class ChangeStreamBridge:
         self._client = client
         self._cursors: dict[int, _BridgeCursor] = {}
         self._ids = itertools.count(_FIRST_CURSOR_ID)
+        # Each event's wall time (MongoDB's wallTime), noted as the hub appends
+        # it; mongoeco's events carry none. Events from before a restart have none.
+        self._wall_times: collections.OrderedDict[int, datetime.datetime] = \
+            collections.OrderedDict()
+        listeners = self._hub().__dict__.setdefault("_pialara_listeners", [])
+        listeners.append(self._note_wall_time)
+
+    def _note_wall_time(self, event: Any) -> None:
+        now = datetime.datetime.now(datetime.UTC)
+        self._wall_times[event.token] = now.replace(
+            microsecond=now.microsecond // 1000 * 1000)  # BSON dates hold milliseconds
+        while len(self._wall_times) > _WALL_TIMES_KEPT:
+            self._wall_times.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._cursors)
@@ -267,11 +284,13 @@ class ChangeStreamBridge:
             "ok": 1.0,
         }
 
-    @staticmethod
-    def _shape(event: dict[str, Any]) -> dict[str, Any]:
+    def _shape(self, event: dict[str, Any]) -> dict[str, Any]:
         raw = event.get("clusterTime")
         if isinstance(raw, int):
             event["clusterTime"] = cluster_time(raw)
+            wall = self._wall_times.get(raw)
+            if wall is not None:
+                event["wallTime"] = wall
         if event.get("operationType") in ("drop", "invalidate"):
             event.pop("documentKey", None)  # MongoDB's carry none
             if event["operationType"] == "invalidate":
@@ -298,3 +317,6 @@ class ChangeStreamBridge:
 
     def close(self) -> None:
         self.kill(list(self._cursors))
+        listeners = self._hub().__dict__.get("_pialara_listeners", [])
+        if self._note_wall_time in listeners:
+            listeners.remove(self._note_wall_time)
