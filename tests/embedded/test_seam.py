@@ -3,7 +3,11 @@ layer replaces, refuses to start instead of running without its fixes."""
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
+import re
+import subprocess
+import sys
 import types
 
 import pytest
@@ -27,5 +31,24 @@ def test_a_missing_attribute_is_refused_and_nothing_is_replaced() -> None:
         seam.rebind([(module, "present", 2), (module, "renamed", 3)])
     assert module.present == 1
     assert not hasattr(module, "renamed")
-    seam.rebind([(module, "present", 2)])
-    assert module.present == 2
+
+
+def test_a_function_whose_code_changed_is_refused_by_name() -> None:
+    def original() -> int:
+        return 1
+
+    owner = types.SimpleNamespace(original=original)
+    key, _digest = seam.fingerprint(original)
+    with pytest.raises(seam.SeamMismatch, match=re.escape(key)):
+        seam.rebind([(owner, "original", lambda: 2)])  # no fingerprint recorded for it
+    assert owner.original is original
+
+
+def test_every_replaced_function_matches_its_recorded_fingerprint() -> None:
+    # The server already installed the fixes in this process (a start checks
+    # the same); here, the recorded table covers exactly what the fixes replace.
+    recorded = subprocess.run(
+        [sys.executable, "-c", "from pialara_async.embedded import seam; "
+                               "print(repr(seam.record()))"],
+        capture_output=True, text=True, check=True).stdout
+    assert ast.literal_eval(recorded) == seam.FINGERPRINTS

@@ -4,16 +4,25 @@ The layer rebinds attributes of mongoeco's classes and modules (``engine_fixes``
 ``aggregation``, ``indexes``) and reads its SQLite schema. Those fixes were
 written against one mongoeco release, the one ``pyproject.toml`` pins. After an
 upgrade a renamed attribute would make a fix silently do nothing (setattr
-happily creates the new name), so the server refuses to start instead: on
-another mongoeco version, or when an attribute to replace is not there.
+happily creates the new name), and a changed function would be replaced by a
+fix written for its old code. So the server refuses to start instead: on
+another mongoeco version, when an attribute to replace is not there, or when
+the source of a function it replaces differs from the fingerprint recorded in
+``seam_fingerprints.py`` (``python -m pialara_async.embedded.seam`` records
+them again, once the fixes are checked against the new code).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import inspect
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
+
+from pialara_async.embedded.seam_fingerprints import FINGERPRINTS
 
 DISTRIBUTION = "pialara-async"
 _PIN = re.compile(r"^mongoeco\s*==\s*([^;\s]+)")
@@ -44,13 +53,64 @@ def _name(owner: Any, name: str) -> str:
     return f"{getattr(owner, '__name__', type(owner).__name__)}.{name}"
 
 
+# Set to a dict by ``record()``: rebind then notes fingerprints instead of checking.
+_recording: dict[str, str] | None = None
+
+
+def fingerprint(target: Any) -> tuple[str, str]:
+    """``(qualified name, digest of its source)`` of a function to replace."""
+    function = inspect.unwrap(getattr(target, "__func__", target))
+    digest = hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+    return f"{function.__module__}.{function.__qualname__}", digest
+
+
 def rebind(replacements: Iterable[tuple[Any, str, Any]]) -> None:
-    """Replace each ``owner.name``, all or none: every name must exist already."""
+    """Replace each ``owner.name``, all or none: every name must exist already,
+    and hold the code the replacement was written for."""
     replacements = list(replacements)
     missing = [_name(owner, name) for owner, name, _ in replacements
                if not hasattr(owner, name)]
     if missing:
         raise SeamMismatch("mongoeco no longer has what the embedded layer replaces: "
                            + ", ".join(missing))
+    changed = set()
+    for owner, name, _replacement in replacements:
+        key, digest = fingerprint(getattr(owner, name))
+        if _recording is not None:
+            _recording[key] = digest
+        elif FINGERPRINTS.get(key) != digest:
+            changed.add(key)
+    if changed:
+        raise SeamMismatch("mongoeco's code changed under the embedded layer's fixes "
+                           "(docs/embedded.md): " + ", ".join(sorted(changed)))
     for owner, name, replacement in replacements:
         setattr(owner, name, replacement)
+
+
+def record() -> dict[str, str]:
+    """Fingerprints of every function the layer replaces (run in a fresh process)."""
+    global _recording
+    from pialara_async.embedded import aggregation, engine_fixes, indexes
+
+    _recording = {}
+    try:
+        aggregation.install()
+        engine_fixes.install()
+        indexes.install()
+        return dict(sorted(_recording.items()))
+    finally:
+        _recording = None
+
+
+if __name__ == "__main__":
+    # The module the fixes import (this file also runs as __main__, a copy).
+    from pialara_async.embedded import seam
+
+    target = Path(__file__).with_name("seam_fingerprints.py")
+    entries = "".join(f"    {key!r}:\n        {digest!r},\n"
+                      for key, digest in seam.record().items())
+    target.write_text(
+        '"""Fingerprints of the mongoeco functions the embedded layer replaces (seam.py).\n\n'
+        'Written by ``python -m pialara_async.embedded.seam``; do not edit."""\n\n'
+        f"FINGERPRINTS: dict[str, str] = {{\n{entries}}}\n")
+    print(f"{target}: fingerprints recorded")

@@ -1,0 +1,60 @@
+"""Fingerprints of the mongoeco functions the embedded layer replaces (seam.py).
+
+Written by ``python -m pialara_async.embedded.seam``; do not edit."""
+
+FINGERPRINTS: dict[str, str] = {
+    'mongoeco._change_streams.hub.ChangeStreamHub._append_committed_event_locked':
+        'd2f1b119cbe65856',
+    'mongoeco._change_streams.hub.ChangeStreamHub._append_journal_event_locked':
+        'bb7cd2dffe253b9b',
+    'mongoeco._change_streams.hub.ChangeStreamHub._load_degraded_marker':
+        'b47bca1b94eab13d',
+    'mongoeco._change_streams.hub.ChangeStreamHub._persist_locked':
+        '98bb558fc4e6d393',
+    'mongoeco._change_streams.hub.ChangeStreamHub._prune_locked':
+        '67575b4acb22addc',
+    'mongoeco.api._async._collection_reads.resolve_distinct_candidates':
+        '01356504aee78116',
+    'mongoeco.api._async._database_admin_read_commands.DatabaseAdminReadCommandService.execute_distinct_command':
+        '73bc1b8b8834b52e',
+    'mongoeco.api._async.client.AsyncMongoClient.drop_database':
+        'c7359eeab2198963',
+    'mongoeco.api._async.client.AsyncMongoClient.start_session':
+        '61d7a7e7a908d324',
+    'mongoeco.api._async.collection.AsyncCollection.drop':
+        'bb566c287469a8da',
+    'mongoeco.core._filtering_matching.FilteringMatchingMixin._comparison_matches_candidate':
+        '9e117bc82c1635b2',
+    'mongoeco.core.aggregation.grouping_stages._apply_bucket':
+        '1e064928d42fe806',
+    'mongoeco.core.aggregation.grouping_stages._apply_count':
+        '55d4df996e06bb2d',
+    'mongoeco.engines._sqlite_fast_paths.select_first_document_for_plan':
+        '058041d91851e710',
+    'mongoeco.engines._sqlite_outbox.compact_change_outbox':
+        '4b5d2e546927cf15',
+    'mongoeco.engines._sqlite_outbox.register_consumer':
+        '2049950575bf707c',
+    'mongoeco.engines._sqlite_session_runtime.SQLiteSessionRuntime.rollback_write':
+        'bc65a518c49edba5',
+    'mongoeco.engines._sqlite_session_runtime.SQLiteSessionRuntime.start_session_transaction':
+        '0f6fe9a056371d8e',
+    'mongoeco.engines.adapter.EngineSpiAdapter._deliver_committed_change':
+        '8364f821ac64589d',
+    'mongoeco.engines.sqlite.SQLiteEngine._load_documents':
+        '4c98f932625a98ad',
+    'mongoeco.engines.sqlite.SQLiteEngine._load_existing_document_for_storage_key':
+        'c27940a0157a467c',
+    'mongoeco.engines.sqlite.SQLiteEngine._merge_document_sync':
+        '1d638df31e695332',
+    'mongoeco.engines.sqlite.SQLiteEngine._purge_expired_documents_sync':
+        'f36e07cfabfeefa5',
+    'mongoeco.engines.sqlite.SQLiteEngine._validate_document_against_unique_indexes':
+        'f50e60835a1d8144',
+    'mongoeco.engines.sqlite.SQLiteEngine.dispatch_committed_changes':
+        'd132d0fa4ef6990b',
+    'mongoeco.engines.sqlite_query._translate_comparison':
+        '6c3efac6d346b303',
+    'mongoeco.engines.sqlite_query._translate_membership':
+        'fc2eac2587b6365f',
+}
