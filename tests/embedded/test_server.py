@@ -7,10 +7,11 @@ real replica set.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
-from bson import ObjectId
+from bson import Binary, ObjectId
 from pymongo import WriteConcern
 from pymongo.errors import CursorNotFound, OperationFailure, WriteConcernError
 
@@ -448,3 +449,10 @@ async def test_ping_carries_the_cluster_time(db: Any) -> None:
     reply = await db.command("ping")
     assert "operationTime" in reply
     assert "clusterTime" in reply["$clusterTime"]
+
+
+async def test_documents_holding_uuids_are_written_and_replaced(db: Any) -> None:
+    key = Binary.from_uuid(uuid.uuid4())  # subtype 4, as drivers send UUIDs
+    await db.items.insert_one({"_id": key, "owner": Binary.from_uuid(uuid.uuid4())})
+    await db.items.replace_one({"_id": key}, {"owner": key})
+    assert (await db.items.find_one({"_id": key}))["owner"] == key

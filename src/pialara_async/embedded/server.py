@@ -21,6 +21,8 @@ from typing import Any
 
 import bson
 from bson import Binary, Int64
+from bson.binary import UuidRepresentation
+from bson.codec_options import CodecOptions
 from mongoeco import AsyncMongoClient
 from mongoeco.core.aggregation import apply_pipeline
 from mongoeco.core.bson_scalars import unwrap_bson_numeric
@@ -84,6 +86,8 @@ PLANNED_READS = frozenset({"find", "count", "distinct", "aggregate"})
 # What MongoDB serves with readConcern "snapshot" outside a transaction.
 _SNAPSHOT_READS = frozenset({"find", "aggregate", "distinct", "getMore", "killCursors"})
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # MongoDB's BSON document limit
+# Decoded commands hold uuid.UUID for binary subtype 4: encode them back as such.
+_SIZING = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
 # The signature of a cluster time from a deployment without keys.
 _NO_SIGNATURE = {"hash": Binary(b"\x00" * 20), "keyId": Int64(0)}
 # Commands that may carry a hint (update and delete: in each statement).
@@ -129,7 +133,7 @@ def _refuse_oversized_documents(name: str, command: dict[str, Any]) -> None:
         documents = [command.get("update")]
     for document in documents:
         if isinstance(document, dict) and not any(str(k).startswith("$") for k in document):
-            size = len(bson.encode(document))
+            size = len(bson.encode(document, codec_options=_SIZING))
             if size > MAX_DOCUMENT_BYTES:
                 raise CommandError(10334, "BSONObjectTooLarge",
                                    f"document too large: {size} bytes, the limit is "
