@@ -8,17 +8,23 @@ runs, an expired document is still there.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from bson import Binary
 from bson.binary import UUID_SUBTYPE
+from mongoeco import AsyncMongoClient
+from mongoeco.engines.sqlite import SQLiteEngine
 
 from pialara_async.db import driver
+from pialara_async.embedded import engine_fixes
 from pialara_async.embedded.engine_access import EngineAccess
 from pialara_async.embedded.transactions import SESSION_IDLE_SECONDS, SessionTable
+from pialara_async.embedded.ttl import TTLMonitor
 
 
 async def test_ttl_deletes_are_ordinary_deletes_seen_by_streams_and_indexes(
@@ -84,3 +90,41 @@ async def test_sessions_idle_for_thirty_minutes_are_forgotten() -> None:
 
 async def _never(*_args: Any) -> dict[str, Any]:
     raise AssertionError("nothing is executed")
+
+
+async def test_a_ttl_pass_waits_for_a_transaction_holding_the_engine(tmp_path: Path) -> None:
+    engine_fixes.install()
+    engine = SQLiteEngine(str(tmp_path / "engine.sqlite3"))
+    client = AsyncMongoClient(engine)
+    await engine.connect()
+    try:
+        events = client.get_database("ttl").get_collection("events")
+        await events.create_index("at", expire_after_seconds=0)
+        await events.insert_one({"_id": 1, "at": datetime.datetime(2000, 1, 1)})
+        access = EngineAccess()
+        monitor = TTLMonitor(client, access)
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def statement() -> None:  # a transaction's statement holds the engine
+            async with access.exclusive():
+                session = client.start_session()
+                session.start_transaction()
+                await events.insert_one({"_id": 2, "at": datetime.datetime(2100, 1, 1)},
+                                        session=session)
+                held.set()
+                await release.wait()
+                session.commit_transaction()
+                session.close()
+
+        holder = asyncio.create_task(statement())
+        await held.wait()
+        passing = asyncio.create_task(monitor.run_pass())
+        # Still waiting for the engine (it failed at once when it did not wait).
+        done, _pending = await asyncio.wait({passing}, timeout=0.3)
+        assert not done
+        release.set()
+        await holder
+        assert await passing == 1
+        assert [d["_id"] async for d in events.find()] == [2]
+    finally:
+        await engine.disconnect()

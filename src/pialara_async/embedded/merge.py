@@ -102,8 +102,8 @@ class ReplacingOut:
                                               command.get("let")) or []
         db_name, coll_name = out
         database = self._client.get_database(db_name)
-        if coll_name not in await database.list_collection_names():
-            async with self._access.shared():
+        async with self._access.shared():
+            if coll_name not in await database.list_collection_names():
                 await database.create_collection(coll_name)
         collection = database.get_collection(coll_name)
         async with self._access.exclusive(OUT_WAIT_SECONDS):

@@ -87,7 +87,8 @@ PLANNED_READS = frozenset({"find", "count", "distinct", "aggregate"})
 _SNAPSHOT_READS = frozenset({"find", "aggregate", "distinct", "getMore", "killCursors"})
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # MongoDB's BSON document limit
 # Decoded commands hold uuid.UUID for binary subtype 4: encode them back as such.
-_SIZING = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
+_SIZING: CodecOptions[dict[str, Any]] = CodecOptions(
+    uuid_representation=UuidRepresentation.STANDARD)
 # The signature of a cluster time from a deployment without keys.
 _NO_SIGNATURE = {"hash": Binary(b"\x00" * 20), "keyId": Int64(0)}
 # Commands that may carry a hint (update and delete: in each statement).

@@ -54,14 +54,21 @@ class TTLMonitor:
         """Delete what every TTL index has expired; the number of documents deleted."""
         now = self._clock()
         deleted = 0
-        for db_name in await self._client.list_database_names():
+        # Listing uses the engine too: never while a transaction holds it.
+        async with self._access.shared():
+            db_names = await self._client.list_database_names()
+        for db_name in db_names:
             if db_name in _SKIPPED_DATABASES:
                 continue
             database = self._client[db_name]
-            for coll_name in await database.list_collection_names():
+            async with self._access.shared():
+                coll_names = await database.list_collection_names()
+            for coll_name in coll_names:
                 collection = database[coll_name]
-                async for index in await collection.list_indexes():
-                    query = expired_filter(dict(index), now)
+                async with self._access.shared():
+                    indexes = [dict(index) async for index in await collection.list_indexes()]
+                for index in indexes:
+                    query = expired_filter(index, now)
                     if query is None:
                         continue
                     async with self._access.shared():
