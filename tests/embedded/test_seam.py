@@ -48,7 +48,7 @@ def test_every_replaced_function_matches_its_recorded_fingerprint() -> None:
     # The server already installed the fixes in this process (a start checks
     # the same); here, the recorded table covers exactly what the fixes replace.
     recorded = subprocess.run(
-        [sys.executable, "-c", "from pialara_async.embedded import seam; "
-                               "print(repr(seam.record()))"],
+        [sys.executable, "-c", "from pialara_async.embedded import record_fingerprints; "
+                               "print(repr(record_fingerprints.record()))"],
         capture_output=True, text=True, check=True).stdout
     assert ast.literal_eval(recorded) == seam.FINGERPRINTS

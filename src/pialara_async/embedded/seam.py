@@ -8,18 +8,18 @@ happily creates the new name), and a changed function would be replaced by a
 fix written for its old code. So the server refuses to start instead: on
 another mongoeco version, when an attribute to replace is not there, or when
 the source of a function it replaces differs from the fingerprint recorded in
-``seam_fingerprints.py`` (``python -m pialara_async.embedded.seam`` records
-them again, once the fixes are checked against the new code).
+``seam_fingerprints.py`` (``python -m pialara_async.embedded.record_fingerprints``
+records them again, once the fixes are checked against the new code).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import inspect
 import re
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pialara_async.embedded.seam_fingerprints import FINGERPRINTS
@@ -53,7 +53,7 @@ def _name(owner: Any, name: str) -> str:
     return f"{getattr(owner, '__name__', type(owner).__name__)}.{name}"
 
 
-# Set to a dict by ``record()``: rebind then notes fingerprints instead of checking.
+# A dict while ``recording()``: rebind then notes fingerprints instead of checking.
 _recording: dict[str, str] | None = None
 
 
@@ -87,30 +87,13 @@ def rebind(replacements: Iterable[tuple[Any, str, Any]]) -> None:
         setattr(owner, name, replacement)
 
 
-def record() -> dict[str, str]:
-    """Fingerprints of every function the layer replaces (run in a fresh process)."""
+@contextlib.contextmanager
+def recording() -> Iterator[dict[str, str]]:
+    """While open, ``rebind`` notes the fingerprints it meets instead of checking
+    them (``record_fingerprints.py``)."""
     global _recording
-    from pialara_async.embedded import aggregation, engine_fixes, indexes
-
     _recording = {}
     try:
-        aggregation.install()
-        engine_fixes.install()
-        indexes.install()
-        return dict(sorted(_recording.items()))
+        yield _recording
     finally:
         _recording = None
-
-
-if __name__ == "__main__":
-    # The module the fixes import (this file also runs as __main__, a copy).
-    from pialara_async.embedded import seam
-
-    target = Path(__file__).with_name("seam_fingerprints.py")
-    entries = "".join(f"    {key!r}:\n        {digest!r},\n"
-                      for key, digest in seam.record().items())
-    target.write_text(
-        '"""Fingerprints of the mongoeco functions the embedded layer replaces (seam.py).\n\n'
-        'Written by ``python -m pialara_async.embedded.seam``; do not edit."""\n\n'
-        f"FINGERPRINTS: dict[str, str] = {{\n{entries}}}\n")
-    print(f"{target}: fingerprints recorded")

@@ -1,6 +1,6 @@
 """Fingerprints of the mongoeco functions the embedded layer replaces (seam.py).
 
-Written by ``python -m pialara_async.embedded.seam``; do not edit."""
+Written by ``python -m pialara_async.embedded.record_fingerprints``; do not edit."""
 
 FINGERPRINTS: dict[str, str] = {
     'mongoeco._change_streams.hub.ChangeStreamHub._append_committed_event_locked':
