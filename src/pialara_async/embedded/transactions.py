@@ -160,8 +160,6 @@ class Session:
     key: str
     lsid: Any = None
     last_used: float = field(default_factory=time.monotonic)
-    last_use_wall: datetime.datetime = field(
-        default_factory=lambda: datetime.datetime.now(datetime.UTC))
     txn_number: int = -1
     # Reply of the latest retryable write (None once known not applied).
     write_results: dict[int, asyncio.Future[dict[str, Any] | None]] = field(default_factory=dict)
@@ -186,7 +184,6 @@ class SessionTable:
         if session is None:
             session = self._sessions[key] = Session(key, lsid)
         session.last_used = time.monotonic()
-        session.last_use_wall = datetime.datetime.now(datetime.UTC)
         return session
 
     def touch(self, lsid: object) -> None:
@@ -194,9 +191,12 @@ class SessionTable:
         self._session(lsid)
 
     def local_sessions(self) -> list[dict[str, Any]]:
-        """``$listLocalSessions``: the sessions in use, as MongoDB lists them."""
+        """``$listLocalSessions``: the sessions in use, as MongoDB lists them (the
+        wall time of a last use derived from its monotonic time)."""
+        wall, now = datetime.datetime.now(datetime.UTC), time.monotonic()
         return [{"_id": {"id": s.lsid.get("id") if isinstance(s.lsid, dict) else s.key},
-                 "lastUse": s.last_use_wall} for s in self._sessions.values()]
+                 "lastUse": wall - datetime.timedelta(seconds=now - s.last_used)}
+                for s in self._sessions.values()]
 
     def end(self, lsid: object) -> None:
         """``endSessions``: a session ends; its open transaction, never applied, goes."""
