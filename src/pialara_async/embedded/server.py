@@ -497,13 +497,14 @@ class CommandLayer:
         indexes, and unknown ones (refused), stay mongoeco's."""
         command = context.command_document
         target = command.get(context.command_name)
-        if not isinstance(target, str):
-            return
+        statements = [s for s in (command, *(s for field in ("updates", "deletes")
+                                             for s in command.get(field) or ()))
+                      if isinstance(s, dict) and "hint" in s]
+        if not statements or not isinstance(target, str):
+            return  # most commands: no hint, no catalog lookup
         owned = await self.catalog.owned(f"{context.db_name}.{target}")
         if not owned:
             return
-        statements = [command, *(s for field in ("updates", "deletes")
-                                 for s in command.get(field) or () if isinstance(s, dict))]
         for statement in statements:
             spec = _hinted_index(statement.get("hint"), owned)
             if spec is None:
