@@ -183,7 +183,6 @@ async def test_open_stream_survives_a_restart_of_the_server(
         assert (await next_change(stream))["fullDocument"]["n"] == 1
 
 
-@pytest.mark.real_mongodb
 async def test_update_events_describe_the_changed_fields(db: Any) -> None:
     await db.items.insert_one({"_id": 1, "a": 1, "b": 2})
     stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
@@ -192,7 +191,56 @@ async def test_update_events_describe_the_changed_fields(db: Any) -> None:
         change = await next_change(stream)
     assert change["updateDescription"]["updatedFields"] == {"a": 5}
     assert change["updateDescription"]["removedFields"] == ["b"]
+    assert change["updateDescription"]["truncatedArrays"] == []
+    assert "fullDocument" not in change  # asked for by updateLookup only
     assert "wallTime" in change
+
+
+async def test_update_events_describe_embedded_documents_and_arrays(db: Any) -> None:
+    await db.items.insert_one({"_id": 1, "n": 1, "tags": ["a", "b", "c"],
+                               "stats": {"views": 1, "likes": 2}})
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.items.update_one({"_id": 1}, {"$inc": {"stats.views": 1},
+                                                "$push": {"tags": "d"}})
+        pushed = await next_change(stream)
+        await db.items.update_one({"_id": 1}, [{"$set": {"tags": ["a"], "n": 1.0}}])
+        truncated = await next_change(stream)
+        await db.items.find_one_and_update({"_id": 1}, {"$unset": {"stats.likes": ""}})
+        unset = await next_change(stream)
+    assert pushed["updateDescription"]["updatedFields"] == {"stats.views": 2, "tags.3": "d"}
+    # 1 and 1.0 differ in BSON: a change of type is a change.
+    assert truncated["updateDescription"]["updatedFields"] == {"n": 1.0}
+    assert truncated["updateDescription"]["truncatedArrays"] == [{"field": "tags", "newSize": 1}]
+    assert unset["updateDescription"] == {"updatedFields": {},
+                                          "removedFields": ["stats.likes"],
+                                          "truncatedArrays": []}
+
+
+async def test_update_events_in_a_transaction_describe_their_change(db: Any) -> None:
+    await db.items.insert_one({"_id": 1, "a": 1})
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        async with await driver.start_session(db.client) as session:
+            await driver.start_transaction(session)
+            await db.items.update_one({"_id": 1}, {"$set": {"a": 2, "b": [1]}}, session=session)
+            await session.commit_transaction()
+        change = await next_change(stream)
+    assert change["updateDescription"]["updatedFields"] == {"a": 2, "b": [1]}
+
+
+async def test_ambiguous_paths_are_disambiguated_for_expanded_events_only(db: Any) -> None:
+    await db.items.insert_one({"_id": 1, "a": [{"1": 1}]})
+    plain = await driver.watch(db.items, max_await_time_ms=AWAIT_MS)
+    expanded = await driver.watch(db.items, max_await_time_ms=AWAIT_MS,
+                                  show_expanded_events=True)
+    async with plain, expanded:
+        await db.items.update_one({"_id": 1}, {"$set": {"a.0.1": 2}})
+        seen_plain = await next_change(plain)
+        seen_expanded = await next_change(expanded)
+    assert seen_plain["updateDescription"]["updatedFields"] == {"a.0.1": 2}
+    assert "disambiguatedPaths" not in seen_plain["updateDescription"]
+    assert seen_expanded["updateDescription"]["disambiguatedPaths"] == {"a.0.1": ["a", 0, "1"]}
 
 
 async def test_dropping_a_collection_emits_drop_then_invalidate(db: Any) -> None:
@@ -216,6 +264,26 @@ async def test_dropping_the_database_ends_its_collections_streams(db: Any) -> No
         await db.client.drop_database(db.name)
         kinds = [(await next_change(stream))["operationType"] for _ in range(2)]
     assert kinds == ["drop", "invalidate"]
+
+
+async def test_a_database_stream_outlives_its_collections_and_ends_with_the_database(
+        db: Any) -> None:
+    await db.items.insert_one({"_id": 1})
+    stream = await driver.watch(db, max_await_time_ms=AWAIT_MS)
+    async with stream:
+        await db.items.drop()
+        await db.others.insert_one({"_id": 2})
+        await db.client.drop_database(db.name)
+        events = [await next_change(stream) for _ in range(5)]
+        with pytest.raises(StopAsyncIteration):  # the invalidate ended it
+            await stream.next()
+    assert [(e["operationType"], e.get("ns")) for e in events] == [
+        ("drop", {"db": db.name, "coll": "items"}),
+        ("insert", {"db": db.name, "coll": "others"}),
+        ("drop", {"db": db.name, "coll": "others"}),
+        ("dropDatabase", {"db": db.name}),
+        ("invalidate", None),
+    ]
 
 
 async def test_only_start_after_goes_past_an_invalidate(db: Any) -> None:

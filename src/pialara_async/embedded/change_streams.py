@@ -62,6 +62,7 @@ class _BridgeCursor:
     namespace: str
     stream: AsyncChangeStreamCursor
     connection_id: int
+    expanded: bool = False  # showExpandedEvents
     last_used: float = field(default_factory=time.monotonic)
     busy: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -188,7 +189,8 @@ class ChangeStreamBridge:
         except OperationFailure as error:
             raise self._translate(error) from error
         cursor_id = next(self._ids)
-        self._cursors[cursor_id] = _BridgeCursor(namespace, stream, connection_id)
+        self._cursors[cursor_id] = _BridgeCursor(namespace, stream, connection_id,
+                                                 bool(options.get("showExpandedEvents")))
         token = self._position_token(stream)
         return {
             "cursor": {
@@ -254,13 +256,13 @@ class ChangeStreamBridge:
                 stream._max_await_time_ms = max(0, int(max_time))
                 first = await stream.try_next()
                 if first is not None:
-                    batch.append(self._shape(first))
+                    batch.append(self._shape(first, cursor.expanded))
                     stream._max_await_time_ms = 0
                     while len(batch) < limit:
                         event = await stream.try_next()
                         if event is None:
                             break
-                        batch.append(self._shape(event))
+                        batch.append(self._shape(event, cursor.expanded))
             except OperationFailure as error:
                 self._cursors.pop(cursor_id, None)
                 stream.close()
@@ -284,17 +286,21 @@ class ChangeStreamBridge:
             "ok": 1.0,
         }
 
-    def _shape(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _shape(self, event: dict[str, Any], expanded: bool) -> dict[str, Any]:
+        if not expanded and isinstance(description := event.get("updateDescription"), dict):
+            description.pop("disambiguatedPaths", None)  # MongoDB 6.1's, expanded events only
         raw = event.get("clusterTime")
         if isinstance(raw, int):
             event["clusterTime"] = cluster_time(raw)
             wall = self._wall_times.get(raw)
             if wall is not None:
                 event["wallTime"] = wall
-        if event.get("operationType") in ("drop", "invalidate"):
+        if event.get("operationType") in ("drop", "dropDatabase", "invalidate"):
             event.pop("documentKey", None)  # MongoDB's carry none
             if event["operationType"] == "invalidate":
                 event.pop("ns", None)
+            elif event["operationType"] == "dropDatabase" and "ns" in event:
+                event["ns"] = {"db": event["ns"]["db"]}
         return event
 
     def kill(self, cursor_ids: list[int]) -> list[int]:

@@ -114,7 +114,10 @@ mongoeco published only an ``invalidate`` when a collection was dropped, even
 one that did not exist, and nothing when a whole database was dropped, so a
 stream on one of its collections never learnt. MongoDB sends ``drop`` and
 then ``invalidate`` to the collection's streams (for ``dropDatabase`` too, to
-each collection's), and nothing for a collection that was not there.
+each collection's, and then ``dropDatabase`` and ``invalidate`` to the
+database's streams), and nothing for a collection that was not there. A
+database stream goes on after one of its collections is dropped: mongoeco let
+the collection's ``invalidate`` end it.
 
 14. A session transaction takes SQLite's write lock when it begins.
 
@@ -153,6 +156,8 @@ writes (reads went stale), and the write's client saw nothing. The journal
 only carries the history across restarts, so now the failure is logged, the
 events are still delivered, and the history on disk is marked broken so that
 the next start begins it afresh (fix 7) rather than resume across a hole.
+
+18. Update events carry ``updateDescription`` (update_events.py).
 """
 
 from __future__ import annotations
@@ -168,8 +173,10 @@ from typing import Any
 from bson import MaxKey, MinKey
 from mongoeco._change_streams import hub as hub_module
 from mongoeco._change_streams.journal import snapshot_to_document
+from mongoeco._change_streams.models import ChangeStreamScope
 from mongoeco.api._async import _collection_reads
 from mongoeco.api._async import _database_admin_read_commands as _read_commands
+from mongoeco.api._async import _database_admin_write_commands as _write_commands
 from mongoeco.api._async import client as _async_client
 from mongoeco.api._async import collection as _async_collection
 from mongoeco.core import _filtering_matching
@@ -190,7 +197,7 @@ from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.errors import InvalidOperation, OperationFailure
 from mongoeco.types import DistinctCommandResult
 
-from pialara_async.embedded import bson_order, seam
+from pialara_async.embedded import bson_order, seam, update_events
 
 log = logging.getLogger(__name__)
 _installed = False
@@ -572,6 +579,43 @@ async def _drop_database_announced(self: Any, name: str, *, session: Any = None)
     database = self.get_database(name)
     for collection_name in names:
         _announce_drop(database.get_collection(collection_name), session)
+    if names:
+        _announce_database_dropped(database._change_hub, name)
+
+
+def _announce_database_dropped(hub: Any, name: str) -> None:
+    # The database's own streams see it end; coll_name "" marks an event of
+    # the database itself (see _matches_as_mongodb).
+    for operation in ("dropDatabase", "invalidate"):
+        hub.publish(operation_type=operation, db_name=name, coll_name="", document_key={})
+
+
+_command_drop_database = _write_commands.DatabaseAdminWriteCommandService.command_drop_database
+
+
+async def _command_drop_database_announced(self: Any, *, session: Any = None) -> Any:
+    # The wire's dropDatabase drops each collection (each announced), then
+    # the database's end is announced.
+    admin = self._admin
+    existed = bool(await admin._engine.list_collections(admin._db_name, context=session))
+    result = await _command_drop_database(self, session=session)
+    if existed:
+        _announce_database_dropped(admin._database._change_hub, admin._db_name)
+    return result
+
+
+def _matches_as_mongodb(self: Any, event: Any) -> bool:
+    # Fix 13 too: an ``invalidate`` ends only the streams it is for, a
+    # collection's or (after ``dropDatabase``) a database's; cluster streams
+    # see neither. mongoeco's scope let a database stream take a collection's
+    # invalidate, and so end when any of its collections was dropped.
+    if self.db_name is not None and event.db_name != self.db_name:
+        return False
+    if self.coll_name is not None:
+        return bool(event.coll_name == self.coll_name)
+    if event.operation_type == "invalidate":
+        return self.db_name is not None and event.coll_name == ""
+    return True
 
 
 _original_drop_database = _async_client.AsyncMongoClient.drop_database
@@ -655,6 +699,10 @@ def _replacements() -> list[tuple[Any, str, Any]]:
         (_async_client.AsyncMongoClient, "drop_database", _drop_database_announced),
         (SQLiteEngine, "_purge_expired_documents_sync", _no_inline_ttl_purge),
         (_async_client.AsyncMongoClient, "start_session", _start_session_pruning_rarely),
+        (ChangeStreamScope, "matches", _matches_as_mongodb),
+        (_write_commands.DatabaseAdminWriteCommandService, "command_drop_database",
+         _command_drop_database_announced),
+        *update_events.replacements(),
     ]
 
 

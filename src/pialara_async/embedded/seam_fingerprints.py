@@ -13,10 +13,16 @@ FINGERPRINTS: dict[str, str] = {
         '98bb558fc4e6d393',
     'mongoeco._change_streams.hub.ChangeStreamHub._prune_locked':
         '67575b4acb22addc',
+    'mongoeco._change_streams.models.ChangeStreamScope.matches':
+        '0cedbec2308d7844',
     'mongoeco.api._async._collection_reads.resolve_distinct_candidates':
         '01356504aee78116',
+    'mongoeco.api._async._collection_runtime.CollectionRuntimeCoordinator._publish_captured_update_event':
+        '981889ff7983b3ae',
     'mongoeco.api._async._database_admin_read_commands.DatabaseAdminReadCommandService.execute_distinct_command':
         '73bc1b8b8834b52e',
+    'mongoeco.api._async._database_admin_write_commands.DatabaseAdminWriteCommandService.command_drop_database':
+        'e7e69f62bf4c5536',
     'mongoeco.api._async.client.AsyncMongoClient.drop_database':
         'c7359eeab2198963',
     'mongoeco.api._async.client.AsyncMongoClient.start_session':
@@ -31,6 +37,10 @@ FINGERPRINTS: dict[str, str] = {
         '55d4df996e06bb2d',
     'mongoeco.engines._sqlite_fast_paths.select_first_document_for_plan':
         '058041d91851e710',
+    'mongoeco.engines._sqlite_modify_ops.update_with_operation':
+        '24d7c163f39d6669',
+    'mongoeco.engines._sqlite_outbox.append_change':
+        'c9fac60ab9dcd162',
     'mongoeco.engines._sqlite_outbox.compact_change_outbox':
         '4b5d2e546927cf15',
     'mongoeco.engines._sqlite_outbox.register_consumer':
