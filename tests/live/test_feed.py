@@ -62,6 +62,20 @@ async def test_comment_events_reach_only_their_movie(
     await nothing_more(other)
 
 
+async def test_movie_updates_carry_what_changed_not_the_movie(
+    client: TestClient, technician: Account, movies: list[ObjectId]
+) -> None:
+    ws = await socket_for(client)
+    await subscribe(ws, "movies")
+    await post_comment(client, technician, movies[0], "counted")
+    counted = await receive(ws, timeout=3.0)
+    while counted["op"] == "insert":  # the fixture's movies, if the feed saw them late
+        counted = await receive(ws, timeout=3.0)
+    assert (counted["op"], counted["doc_id"]) == ("update", str(movies[0]))
+    assert counted["changed"] == {"updated": {"num_mflix_comments": 1}, "removed": []}
+    assert "document" not in counted
+
+
 async def test_delete_of_a_comment_made_before_the_service_started_is_routed(
     client: TestClient, db: Any, technician: Account, movies: list[ObjectId]
 ) -> None:

@@ -165,6 +165,9 @@ class Feed:
     route: Route
     position: Position | None = None  # the latest reached, None: from now
     options: dict[str, Any] = field(default_factory=dict)
+    # Whether update events carry the whole document ("updateLookup") or only
+    # what changed ("default": their updateDescription).
+    full_document: str = "updateLookup"
 
 
 # The account a comment belongs to stays internal: removed on the server.
@@ -193,10 +196,14 @@ def comments_feed(movie_of: RecentKeys) -> Feed:
 
 
 def movies_feed() -> Feed:
+    """A movie's update event carries what changed, not the movie: a comment
+    changes one counter of a document of about 10 KB, and every event a topic
+    retains for ``since`` would otherwise hold the whole of it."""
+
     def route(change: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         return [(topics.MOVIES, _event(change, change.get("fullDocument")))]
 
-    return Feed("movies", [WATCHED], route)
+    return Feed("movies", [WATCHED], route, full_document="default")
 
 
 # Password hashes are removed on the server, before a change event leaves it.
@@ -273,7 +280,7 @@ class FeedRunner:
         feed = self.feed
         start = {} if feed.position is None else feed.position.options()
         stream = await driver.watch(
-            self.db[feed.collection], feed.pipeline, full_document="updateLookup",
+            self.db[feed.collection], feed.pipeline, full_document=feed.full_document,
             max_await_time_ms=AWAIT_MS, **start, **feed.options)
         self.opened += 1
         self.ready.set()
@@ -324,7 +331,7 @@ class FeedRunner:
         found: list[tuple[str, bytes]] = []
         try:
             stream = await driver.watch(
-                self.db[feed.collection], feed.pipeline, full_document="updateLookup",
+                self.db[feed.collection], feed.pipeline, full_document=feed.full_document,
                 resume_after={"_data": since}, max_await_time_ms=CATCH_UP_AWAIT_MS,
                 **feed.options)
             async with stream:
