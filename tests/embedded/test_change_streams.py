@@ -450,3 +450,92 @@ async def test_events_carry_their_wall_time(db: Any) -> None:
         change = await next_change(stream)
     # Drivers decode BSON dates as naive UTC by default.
     assert abs(change["wallTime"] - before) < datetime.timedelta(seconds=30)
+
+
+async def keep_images(db: Any, name: str, enabled: bool = True) -> None:
+    if name not in await db.list_collection_names():
+        await db.create_collection(name)
+    await db.command("collMod", name, changeStreamPreAndPostImages={"enabled": enabled})
+
+
+async def test_pre_images_where_the_collection_keeps_them(db: Any) -> None:
+    await keep_images(db, "kept")
+    await db.kept.insert_many([{"_id": 1, "n": 1}, {"_id": 2, "n": 2}])
+    await db.plain.insert_one({"_id": 1, "n": 1})
+    kept = await driver.watch(db.kept, max_await_time_ms=AWAIT_MS,
+                              full_document_before_change="required")
+    plain = await driver.watch(db.plain, max_await_time_ms=AWAIT_MS,
+                               full_document_before_change="whenAvailable")
+    async with kept, plain:
+        await db.kept.update_one({"_id": 1}, {"$inc": {"n": 1}})
+        await db.kept.replace_one({"_id": 2}, {"replaced": True})
+        await db.kept.delete_one({"_id": 1})
+        await db.plain.delete_one({"_id": 1})
+        seen = [await next_change(kept) for _ in range(3)]
+        without = await next_change(plain)
+    assert [(e["operationType"], e["fullDocumentBeforeChange"]) for e in seen] == [
+        ("update", {"_id": 1, "n": 1}), ("replace", {"_id": 2, "n": 2}),
+        ("delete", {"_id": 1, "n": 2})]
+    assert "updateDescription" not in seen[2]  # a delete describes no update
+    assert without["operationType"] == "delete"
+    assert without["fullDocumentBeforeChange"] is None
+
+
+async def test_required_images_a_collection_does_not_keep_are_an_error(db: Any) -> None:
+    await keep_images(db, "items", enabled=False)
+    await db.items.insert_one({"_id": 1})
+    stream = await driver.watch(db.items, max_await_time_ms=AWAIT_MS,
+                                full_document="required")
+    async with stream:
+        await db.items.update_one({"_id": 1}, {"$set": {"x": 1}})
+        with pytest.raises(OperationFailure) as refused:
+            await next_change(stream)
+    assert refused.value.code == 47  # NoMatchingDocument
+
+
+async def test_post_images_when_available(db: Any) -> None:
+    await keep_images(db, "kept")
+    await db.kept.insert_one({"_id": 1})
+    await db.plain.insert_one({"_id": 1})
+    kept = await driver.watch(db.kept, max_await_time_ms=AWAIT_MS, full_document="whenAvailable")
+    plain = await driver.watch(db.plain, max_await_time_ms=AWAIT_MS,
+                               full_document="whenAvailable")
+    async with kept, plain:
+        await db.kept.update_one({"_id": 1}, {"$set": {"x": 1}})
+        await db.plain.update_one({"_id": 1}, {"$set": {"x": 1}})
+        assert (await next_change(kept))["fullDocument"] == {"_id": 1, "x": 1}
+        assert (await next_change(plain))["fullDocument"] is None
+
+
+async def test_pre_images_of_writes_in_a_transaction(db: Any) -> None:
+    await keep_images(db, "kept")
+    await db.kept.insert_many([{"_id": 1, "n": 1}, {"_id": 2}])
+    stream = await driver.watch(db.kept, max_await_time_ms=AWAIT_MS,
+                                full_document_before_change="required")
+    async with stream:
+        async with await driver.start_session(db.client) as session:
+            await driver.start_transaction(session)
+            await db.kept.update_one({"_id": 1}, {"$set": {"n": 5}}, session=session)
+            await db.kept.delete_one({"_id": 2}, session=session)
+            await session.commit_transaction()
+        events = [await next_change(stream) for _ in range(2)]
+    assert [e["fullDocumentBeforeChange"] for e in events] == [{"_id": 1, "n": 1}, {"_id": 2}]
+    assert events[0]["updateDescription"]["updatedFields"] == {"n": 5}
+
+
+async def test_coll_mod_changes_validation_and_refuses_what_it_cannot(db: Any) -> None:
+    await db.create_collection("checked")
+    await db.command("collMod", "checked", validator={"n": {"$type": "int"}})
+    with pytest.raises(OperationFailure) as invalid:
+        await db.checked.insert_one({"n": "text"})
+    assert invalid.value.code == 121  # DocumentValidationFailure
+    await db.command("collMod", "checked", validationLevel="off")
+    await db.checked.insert_one({"n": "text"})
+    with pytest.raises(OperationFailure) as missing:
+        await db.command("collMod", "absent", validationLevel="off")
+    assert missing.value.code == 26  # NamespaceNotFound
+    with pytest.raises(OperationFailure) as unknown:
+        await db.command("collMod", "checked", index={"name": "x_1", "hidden": True})
+    assert unknown.value.code == 72
+    listed = await db.command("listCollections", filter={"name": "checked"})
+    assert listed["cursor"]["firstBatch"][0]["options"]["validationLevel"] == "off"

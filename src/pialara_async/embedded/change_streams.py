@@ -85,13 +85,9 @@ def _parse_options(stage: object) -> dict[str, Any]:
             40415, "Location40415", f"unrecognized $changeStream option: {sorted(unknown)[0]}"
         )
     before = stage.get("fullDocumentBeforeChange", "off")
-    if before not in ("off", "whenAvailable"):
-        # Pre-images are not kept by the embedded engine; see docs/embedded.md.
-        raise CommandError(
-            51770,
-            "Location51770",
-            "fullDocumentBeforeChange=required is not supported by the embedded server",
-        )
+    if before not in ("off", "whenAvailable", "required"):
+        raise CommandError(2, "BadValue",
+                           f"unknown fullDocumentBeforeChange mode: {before!r}")
     return stage
 
 
@@ -188,6 +184,8 @@ class ChangeStreamBridge:
             )
         except OperationFailure as error:
             raise self._translate(error) from error
+        # Read by update_events._transform_with_images.
+        stream._pialara_before = options.get("fullDocumentBeforeChange", "off")
         cursor_id = next(self._ids)
         self._cursors[cursor_id] = _BridgeCursor(namespace, stream, connection_id,
                                                  bool(options.get("showExpandedEvents")))

@@ -3,6 +3,8 @@
 Written by ``python -m pialara_async.embedded.record_fingerprints``; do not edit."""
 
 FINGERPRINTS: dict[str, str] = {
+    'mongoeco._change_streams.cursor.AsyncChangeStreamCursor._transform':
+        '28164dc71fc43f54',
     'mongoeco._change_streams.hub.ChangeStreamHub._append_committed_event_locked':
         'd2f1b119cbe65856',
     'mongoeco._change_streams.hub.ChangeStreamHub._append_journal_event_locked':
@@ -17,6 +19,8 @@ FINGERPRINTS: dict[str, str] = {
         '0cedbec2308d7844',
     'mongoeco.api._async._collection_reads.resolve_distinct_candidates':
         '01356504aee78116',
+    'mongoeco.api._async._collection_runtime.CollectionRuntimeCoordinator._publish_captured_delete_event':
+        '449107a7b8128fba',
     'mongoeco.api._async._collection_runtime.CollectionRuntimeCoordinator._publish_captured_update_event':
         '981889ff7983b3ae',
     'mongoeco.api._async._database_admin_read_commands.DatabaseAdminReadCommandService.execute_distinct_command':
@@ -37,6 +41,8 @@ FINGERPRINTS: dict[str, str] = {
         '55d4df996e06bb2d',
     'mongoeco.engines._sqlite_fast_paths.select_first_document_for_plan':
         '058041d91851e710',
+    'mongoeco.engines._sqlite_modify_ops.delete_matching_document':
+        '6ac00ab12f70374a',
     'mongoeco.engines._sqlite_modify_ops.update_with_operation':
         '24d7c163f39d6669',
     'mongoeco.engines._sqlite_outbox.append_change':

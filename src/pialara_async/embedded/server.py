@@ -35,7 +35,15 @@ from mongoeco.wire.capabilities import WireCommandCapability
 from mongoeco.wire.executor import WireCommandExecutor
 from mongoeco.wire.requests import WireRequestContext
 
-from pialara_async.embedded import aggregation, engine_fixes, indexes, lookup, merge, seam
+from pialara_async.embedded import (
+    aggregation,
+    collection_options,
+    engine_fixes,
+    indexes,
+    lookup,
+    merge,
+    seam,
+)
 from pialara_async.embedded.change_streams import (
     DATABASE_STREAM,
     ChangeStreamBridge,
@@ -77,7 +85,7 @@ FEATURE_COMPATIBILITY_VERSION = "7.0"  # mongoeco answers as MongoDB 7.0.0
 # MongoDB's parameters that setParameter may change here.
 SETTABLE_PARAMETERS = ("transactionLifetimeLimitSeconds", "ttlMonitorSleepSecs")
 _TRANSACTION_FIELDS = ("autocommit", "startTransaction", "txnNumber")
-LAYER_COMMANDS = frozenset({"setParameter", "getParameter"})
+LAYER_COMMANDS = frozenset({"setParameter", "getParameter", "collMod"})
 # Spellings mongod accepts besides the canonical one (PyMongo's server_info()
 # sends "buildinfo").
 COMMAND_ALIASES = {"buildinfo": "buildInfo"}
@@ -403,6 +411,9 @@ class CommandLayer:
             return self._set_parameter(command)
         if name == "getParameter":
             return self._get_parameter(command)
+        if name == "collMod":
+            return await collection_options.coll_mod(self._client, self.access, context.db_name,
+                                                     command)
         if "lsid" in body:
             if name == "commitTransaction":
                 return await self.sessions.commit(body, context.connection)
