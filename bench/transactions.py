@@ -4,9 +4,10 @@
     .venv/bin/python bench/transactions.py --sessions 20000 --driver pymongo
 
 1. A transaction of n statements (each an insert, then an update of a counter)
-   for each n given: how long each statement and the commit take. Each
-   statement replays the ones before it (docs/embedded.md), so the total grows
-   with the square of n; this shows by how much.
+   for each n given: how long each statement and the commit take. Statements
+   that follow one another run in one private engine transaction kept open
+   between them (docs/embedded.md), so the total grows linearly with n; a
+   statement that finds it given back replays the ones before it.
 2. ``--sessions`` logical sessions, each used for one retryable write (raw
    wire messages with an ``lsid`` of their own: a driver would reuse pooled
    sessions), then left idle: the embedded server's resident memory before and

@@ -4,8 +4,9 @@ Ordinary commands share the engine; a transaction's statement or commit runs
 alone (mongoeco's SQLite engine holds one transaction, and fails other
 sessions' commands while it is open). An exclusive holder only ever executes
 (replays and runs statements, then commits or rolls back); it never waits for
-a client, so every wait here is bounded by the execution time of the commands
-ahead.
+a client while anyone else waits for the engine, so every wait here is bounded
+by the execution time of the commands ahead. (A transaction keeps its lease
+between statements only while nobody else asks: see ``Lease``.)
 
 Requests are granted in arrival order: consecutive shared requests at the head
 of the queue enter together, an exclusive one enters when the engine is free.
@@ -20,7 +21,7 @@ import asyncio
 import contextlib
 import contextvars
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
 from pialara_async.embedded.errors import CommandError
@@ -32,6 +33,35 @@ _holding: contextvars.ContextVar[bool] = contextvars.ContextVar("engine_access",
 def lock_timeout(seconds: float, labels: tuple[str, ...] = ()) -> CommandError:
     return CommandError(24, "LockTimeout",
                         f"waited {seconds:g} s for the engine without getting it", labels)
+
+
+class Lease:
+    """Exclusive access that outlives one task: taken by a transaction's
+    statement and kept, idle, for its next one (transactions.py). An idle lease
+    is given back as soon as anyone else asks for the engine: ``wanted``, set
+    while it is idle, is called then, and must release it."""
+
+    def __init__(self, access: EngineAccess) -> None:
+        self._access = access
+        self.released = False
+        self.wanted: Callable[[], None] | None = None
+
+    @contextlib.contextmanager
+    def using(self) -> Iterator[None]:
+        """The calling task runs under this lease (nested ``shared`` calls enter)."""
+        token = _holding.set(True)
+        try:
+            yield
+        finally:
+            _holding.reset(token)
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.wanted = None
+            if self._access._lease is self:
+                self._access._lease = None
+            self._access._release(True)
 
 
 @dataclass(eq=False)
@@ -46,6 +76,7 @@ class EngineAccess:
         self._shared = 0
         self._exclusive = False
         self._queue: deque[_Request] = deque()
+        self._lease: Lease | None = None  # the exclusive holder, when it is a lease
 
     @property
     def busy(self) -> bool:
@@ -78,6 +109,8 @@ class EngineAccess:
     async def _enter(self, exclusive: bool, limit: float | None, error: CommandError) -> None:
         request = _Request(exclusive)
         self._queue.append(request)
+        if self._lease is not None and self._lease.wanted is not None:
+            self._lease.wanted()  # an idle lease gives the engine back at once
         self._grant()
         if request.granted.done():
             return
@@ -119,6 +152,13 @@ class EngineAccess:
         await self._enter(False, limit, error or lock_timeout(limit or 0))
         async with self._held(False):
             yield
+
+    async def lease(self, limit: float | None = None,
+                    labels: tuple[str, ...] = ()) -> Lease:
+        """Exclusive access until ``Lease.release``; wait as ``exclusive`` does."""
+        await self._enter(True, limit, lock_timeout(limit or 0, labels))
+        self._lease = Lease(self)
+        return self._lease
 
     @contextlib.asynccontextmanager
     async def exclusive(self, limit: float | None = None,

@@ -6,17 +6,23 @@ for that client: with a driver's bounded thread pool or connection pool, the
 waiting commands could take every thread the transaction needed for its next
 statement, and the server stalled until the transaction was aborted.
 
-Here no engine transaction ever outlives a single command:
+Here no engine transaction is held for a client while anyone else waits:
 
 - **Statements** of a transaction are recorded. Each one runs, under exclusive
-  engine access, inside a private engine transaction that first replays the
-  statements before it (so it sees the transaction's own writes on top of the
-  last committed data) and is then rolled back. Its reply goes to the client.
-- **commitTransaction** replays every statement in one private engine
-  transaction and commits it: all of the writes become visible at once, with
-  their change events. Before that, each replayed statement must give the reply
-  the client saw; if another commit changed what a statement read or wrote,
-  the commit fails with ``WriteConflict`` labelled ``TransientTransactionError``
+  engine access, inside a private engine transaction that holds the statements
+  before it (so it sees the transaction's own writes on top of the last
+  committed data). Its reply goes to the client.
+- **Warm, then cold.** After a statement the private transaction stays open,
+  with the engine's exclusive access (a ``Lease``), for the next statement:
+  a transaction whose statements follow one another costs one pass, linear in
+  its statements. As soon as any other command asks for the engine, or after
+  ``WARM_SECONDS`` idle, it is rolled back and the engine given back; the next
+  statement then replays the ones before it in a new private transaction.
+- **commitTransaction** commits the warm private transaction, or replays every
+  statement in a new one and commits that: all of the writes become visible at
+  once, with their change events. A replayed statement must give the reply the
+  client saw; if another commit changed what a statement read or wrote, the
+  commit fails with ``WriteConflict`` labelled ``TransientTransactionError``
   and the drivers' ``with_transaction`` retries the whole transaction, as on a
   real server. A committed transaction is therefore equivalent to running all
   of its statements at its commit.
@@ -43,7 +49,7 @@ from typing import Any
 from mongoeco.core.bson_scalars import unwrap_bson_numeric
 from mongoeco.wire._session_identity import wire_session_key
 
-from pialara_async.embedded.engine_access import EngineAccess
+from pialara_async.embedded.engine_access import EngineAccess, Lease
 from pialara_async.embedded.errors import CommandError
 
 # MongoDB's transactionLifetimeLimitSeconds and logicalSessionTimeoutMinutes.
@@ -52,6 +58,9 @@ SESSION_IDLE_SECONDS = 30 * 60.0
 # How long a statement or commit waits for exclusive engine access before it
 # fails with a transient LockTimeout (the driver then retries the transaction).
 LOCK_WAIT_SECONDS = 10.0
+# How long a transaction keeps its private engine transaction open, when nobody
+# else asks for the engine, waiting for its next statement.
+WARM_SECONDS = 0.05
 TRANSIENT = ("TransientTransactionError",)
 RETRYABLE_WRITES = frozenset({"insert", "update", "delete", "findAndModify",
                               "findandmodify", "bulkWrite"})
@@ -148,11 +157,22 @@ class Statement:
 
 
 @dataclass(slots=True)
+class Warm:
+    """A private engine transaction holding a transaction's statements so far,
+    kept open with the engine's exclusive access for the next statement."""
+
+    lease: Lease
+    lsid: dict[str, Any]
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass(slots=True)
 class Transaction:
     number: int
     started: float = field(default_factory=time.monotonic)
     statements: list[Statement] = field(default_factory=list)
     state: str = "active"  # active | committed | aborted
+    warm: Warm | None = None
 
 
 @dataclass(slots=True)
@@ -200,7 +220,9 @@ class SessionTable:
 
     def end(self, lsid: object) -> None:
         """``endSessions``: a session ends; its open transaction, never applied, goes."""
-        self._sessions.pop(wire_session_key(lsid), None)
+        session = self._sessions.pop(wire_session_key(lsid), None)
+        if session is not None and session.transaction is not None:
+            self._cool(session.transaction)
 
     def reap(self, now: float | None = None) -> list[Any]:
         """Forget sessions idle for 30 minutes (MongoDB's ``localLogicalSessionTimeoutMinutes``)
@@ -211,10 +233,11 @@ class SessionTable:
         for key, session in list(self._sessions.items()):
             txn = session.transaction
             if txn is not None and txn.state == "active" and now - txn.started > self.lifetime:
-                txn.state = "aborted"
-                txn.statements.clear()
+                self._abort(txn)
             if now - session.last_used > SESSION_IDLE_SECONDS:
                 del self._sessions[key]
+                if txn is not None:
+                    self._cool(txn)
                 forgotten.append(session.lsid)
         return forgotten
 
@@ -239,6 +262,7 @@ class SessionTable:
             if session.write_results.get(number) is recorded:
                 break
         if session.transaction is not None and session.transaction.number < number:
+            self._cool(session.transaction)
             session.transaction = None  # a newer number ends an older transaction
         session.txn_number = number
         pending: asyncio.Future[dict[str, Any] | None] = \
@@ -254,13 +278,52 @@ class SessionTable:
 
     # --- transactions ------------------------------------------------------------------
 
+    def _abort(self, txn: Transaction) -> None:
+        txn.state = "aborted"
+        txn.statements.clear()
+        self._cool(txn)
+
+    def _cool(self, txn: Transaction) -> None:
+        """Roll back a transaction's warm private engine transaction, if it has
+        one, and give the engine back; its statements stay recorded."""
+        warm, txn.warm = txn.warm, None
+        if warm is None:
+            return
+        if warm.timer is not None:
+            warm.timer.cancel()
+        warm.lease.wanted = None
+        try:
+            self._end_private(warm.lsid, False)
+        finally:
+            warm.lease.release()
+
+    def _keep_warm(self, txn: Transaction, warm: Warm) -> None:
+        """Keep the private transaction for the next statement, unless someone
+        already waits for the engine."""
+        if self._access.waiting:
+            txn.warm = warm
+            self._cool(txn)
+            return
+        txn.warm = warm
+        warm.lease.wanted = lambda: self._cool(txn)
+        warm.timer = asyncio.get_running_loop().call_later(WARM_SECONDS, self._cool, txn)
+
+    def _take_warm(self, txn: Transaction) -> Warm | None:
+        """The transaction's warm private transaction, now in use (not given back
+        while a statement runs in it)."""
+        warm, txn.warm = txn.warm, None
+        if warm is not None:
+            if warm.timer is not None:
+                warm.timer.cancel()
+            warm.lease.wanted = None
+        return warm
+
     def _transaction(self, session: Session, number: int) -> Transaction:
         txn = session.transaction
         if txn is None or txn.number != number:
             raise no_such_transaction(number)
         if txn.state == "active" and time.monotonic() - txn.started > self.lifetime:
-            txn.state = "aborted"
-            txn.statements.clear()
+            self._abort(txn)
             raise no_such_transaction(number, ": aborted after the transaction lifetime limit")
         return txn
 
@@ -284,6 +347,8 @@ class SessionTable:
         if number == session.txn_number:
             raise CommandError(251, "NoSuchTransaction",
                                f"transaction {number} was already started on this session")
+        if session.transaction is not None:
+            self._cool(session.transaction)
         session.txn_number = number
         session.write_results.clear()
         txn = session.transaction = Transaction(number)
@@ -304,9 +369,27 @@ class SessionTable:
             except Exception:
                 reply = None
             if reply is None or outcome(reply) != statement.outcome:
-                txn.state = "aborted"
-                txn.statements.clear()
+                self._abort(txn)
                 raise write_conflict()
+
+    async def _warm_up(self, session: Session, number: int, txn: Transaction,
+                       connection: Any) -> Warm:
+        """The transaction's private engine transaction holding its statements
+        so far: the warm one, or a new one where they are replayed."""
+        warm = self._take_warm(txn)
+        if warm is not None:
+            return warm
+        lease = await self._access.lease(LOCK_WAIT_SECONDS, TRANSIENT)
+        warm = Warm(lease, {"id": uuid.uuid4()})
+        try:
+            with lease.using():
+                self._still_active(session, number, txn)
+                await self._replay(txn, warm.lsid, connection)
+        except BaseException:
+            txn.warm = warm
+            self._cool(txn)
+            raise
+        return warm
 
     async def statement(self, name: str, body: dict[str, Any], connection: Any,
                         now: Any) -> dict[str, Any]:
@@ -319,27 +402,24 @@ class SessionTable:
             if txn.state != "active":
                 raise no_such_transaction(number, f" ({txn.state})")
         statement = Statement(name, body, now)
-        async with self._access.exclusive(LOCK_WAIT_SECONDS, TRANSIENT):
-            self._still_active(session, number, txn)
-            lsid = {"id": uuid.uuid4()}
-            try:
-                await self._replay(txn, lsid, connection)
-                try:
-                    reply = await self._run(statement, lsid, connection,
-                                            first=not txn.statements)
-                except Exception:
-                    txn.state = "aborted"  # as on MongoDB, a failed statement aborts
-                    txn.statements.clear()
-                    raise
-            finally:
-                self._end_private(lsid, False)
+        warm = await self._warm_up(session, number, txn, connection)
+        try:
+            with warm.lease.using():
+                self._still_active(session, number, txn)
+                reply = await self._run(statement, warm.lsid, connection,
+                                        first=not txn.statements)
+        except BaseException:
+            txn.warm = warm
+            self._abort(txn)  # as on MongoDB, a failed statement aborts
+            raise
         if failed(reply):
-            txn.state = "aborted"
-            txn.statements.clear()
+            txn.warm = warm
+            self._abort(txn)
             return reply
         statement.body = pin_upserted_ids(name, body, reply)
         statement.outcome = outcome(reply)
         txn.statements.append(statement)
+        self._keep_warm(txn, warm)
         return reply
 
     async def commit(self, body: dict[str, Any], connection: Any) -> dict[str, Any]:
@@ -353,19 +433,17 @@ class SessionTable:
         if not txn.statements:
             txn.state = "committed"
             return {"ok": 1.0}
-        async with self._access.exclusive(LOCK_WAIT_SECONDS, TRANSIENT):
-            self._still_active(session, number, txn)
-            lsid = {"id": uuid.uuid4()}
-            committed = False
-            try:
-                await self._replay(txn, lsid, connection)
-                self._end_private(lsid, True)
-                committed = True
-            finally:
-                if not committed:
-                    txn.state = "aborted"
-                    txn.statements.clear()
-                    self._end_private(lsid, False)
+        warm = await self._warm_up(session, number, txn, connection)
+        try:
+            with warm.lease.using():
+                self._still_active(session, number, txn)
+                self._end_private(warm.lsid, True)
+        except BaseException:
+            txn.warm = warm
+            self._abort(txn)
+            raise
+        finally:
+            warm.lease.release()
         txn.state = "committed"
         txn.statements.clear()
         return {"ok": 1.0}
@@ -379,6 +457,5 @@ class SessionTable:
         if txn.state == "committed":
             raise CommandError(256, "TransactionCommitted",
                                f"transaction {number} has been committed")
-        txn.state = "aborted"
-        txn.statements.clear()
+        self._abort(txn)
         return {"ok": 1.0}
