@@ -45,10 +45,12 @@ async def test_thirty_two_users_for_thirty_seconds(
     assert report.counter_mismatches == []
 
 
+@pytest.mark.parametrize("writers", [16, 25], ids=["32-users", "50-users"])
 async def test_writers_on_a_few_movies_do_not_starve_readers(
-    aiohttp_server: Any, settings: Settings, db: Any
+    aiohttp_server: Any, settings: Settings, db: Any, writers: int
 ) -> None:
-    """Sixteen users comment without pause on ten movies while sixteen others read.
+    """Users comment without pause on ten movies while as many others read:
+    32 users, and 50 (as many connections at once as PyMongo's pool opens).
 
     On PyMongo's driver every writer holds a connection of its own, so the
     embedded engine always has exclusive requests queued: reads must still be
@@ -60,15 +62,15 @@ async def test_writers_on_a_few_movies_do_not_starve_readers(
     server = await aiohttp_server(create_app(settings))
     seconds = 20
     report = await mixed_load.run(str(server.make_url("")).rstrip("/"), movies,
-                                  clients=32, seconds=seconds, writers=16)
+                                  clients=2 * writers, seconds=seconds, writers=writers)
     await mixed_load.verify(db, report)
     assert report.timeouts == 0, dict(report.timeouts_by_action)
     assert report.server_errors == 0, report.failures[:5]
     assert report.failures == []
     assert report.ready_failures == 0
     # Every reader is answered about once a second at the very least.
-    assert report.reads_answered >= 16 * seconds, dict(report.requests)
-    assert len(report.posted) >= 16 * 5
+    assert report.reads_answered >= writers * seconds, dict(report.requests)
+    assert len(report.posted) >= writers * 5
     assert report.deleted
     assert report.lost == []
     assert report.counter_mismatches == []
