@@ -20,7 +20,7 @@ from pialara_async.embedded import engine_fixes
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[tuple[SQLiteEngine, Any]]:
     engine_fixes.install()
-    engine = SQLiteEngine(str(tmp_path / "engine.sqlite3"))
+    engine = engine_fixes.LayeredSQLiteEngine(str(tmp_path / "engine.sqlite3"))
     client = AsyncMongoClient(engine)
     await engine.connect()
     yield engine, client

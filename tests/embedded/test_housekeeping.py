@@ -18,7 +18,6 @@ from typing import Any
 from bson import Binary
 from bson.binary import UUID_SUBTYPE
 from mongoeco import AsyncMongoClient
-from mongoeco.engines.sqlite import SQLiteEngine
 
 from pialara_async.db import driver
 from pialara_async.embedded import engine_fixes
@@ -94,7 +93,7 @@ async def _never(*_args: Any) -> dict[str, Any]:
 
 async def test_a_ttl_pass_waits_for_a_transaction_holding_the_engine(tmp_path: Path) -> None:
     engine_fixes.install()
-    engine = SQLiteEngine(str(tmp_path / "engine.sqlite3"))
+    engine = engine_fixes.LayeredSQLiteEngine(str(tmp_path / "engine.sqlite3"))
     client = AsyncMongoClient(engine)
     await engine.connect()
     try:

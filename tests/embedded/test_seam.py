@@ -52,3 +52,28 @@ def test_every_replaced_function_matches_its_recorded_fingerprint() -> None:
                                "print(repr(record_fingerprints.record()))"],
         capture_output=True, text=True, check=True).stdout
     assert ast.literal_eval(recorded) == seam.FINGERPRINTS
+
+
+def test_an_override_of_changed_code_is_refused_by_name() -> None:
+    class Base:
+        def original(self) -> int:
+            return 1
+
+    class Layered(Base):
+        def original(self) -> int:
+            return 2
+
+    key, _digest = seam.fingerprint(Base.original)
+    with pytest.raises(seam.SeamMismatch, match=re.escape(key)):
+        seam.check_subclass(Layered)
+
+
+def test_the_engine_fixes_stay_in_the_layers_own_engine_class() -> None:
+    from mongoeco.engines.sqlite import SQLiteEngine
+
+    from pialara_async.embedded import engine_fixes
+
+    engine_fixes.install()
+    assert SQLiteEngine._purge_expired_documents_sync is not \
+        engine_fixes.LayeredSQLiteEngine._purge_expired_documents_sync
+    assert SQLiteEngine._load_documents is not engine_fixes._load_documents_unless_skipped

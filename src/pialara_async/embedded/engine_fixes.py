@@ -663,18 +663,24 @@ def _no_inline_ttl_purge(self: Any, *args: Any, **kwargs: Any) -> int:
     return 0  # fix 15: TTLMonitor deletes expired documents, with events
 
 
+class LayeredSQLiteEngine(SQLiteEngine):
+    """mongoeco's SQLite engine with the fixes that are its own methods, as a
+    subclass: another SQLiteEngine in the process keeps mongoeco's code."""
+
+    _validate_document_against_unique_indexes = _validate_unique_without_scan  # fix 2
+    _merge_document_sync = _merge_document_without_id_scan  # fix 4
+    _load_existing_document_for_storage_key = _load_existing_document_noting_a_miss
+    _load_documents = _load_documents_unless_skipped
+    dispatch_committed_changes = _dispatch_without_a_thread  # fix 12
+    _purge_expired_documents_sync = _no_inline_ttl_purge  # fix 15
+
+
 def _replacements() -> list[tuple[Any, str, Any]]:
     """Every attribute of mongoeco this module replaces: (owner, name, replacement)."""
     return [
         (EngineSpiAdapter, "_deliver_committed_change", staticmethod(_deliver_committed_change)),
-        (SQLiteEngine, "_validate_document_against_unique_indexes",
-         _validate_unique_without_scan),
         (sqlite_engine_module, "_sqlite_register_consumer", _register_consumer_within_outbox),
         (SQLiteSessionRuntime, "rollback_write", _rollback_write_whatever_the_session),
-        (SQLiteEngine, "_merge_document_sync", _merge_document_without_id_scan),
-        (SQLiteEngine, "_load_existing_document_for_storage_key",
-         _load_existing_document_noting_a_miss),
-        (SQLiteEngine, "_load_documents", _load_documents_unless_skipped),
         (_Hub, "_append_journal_event_locked", _append_journal_event_once),
         (_Hub, "_persist_locked", _persist_from_kept_json),
         (_Hub, "_prune_locked", _prune_a_quarter_at_a_time),
@@ -683,7 +689,6 @@ def _replacements() -> list[tuple[Any, str, Any]]:
          classmethod(_comparison_within_bracket)),
         (sqlite_query, "_translate_comparison", _translate_comparison_within_bracket),
         (sqlite_query, "_translate_membership", _translate_membership_in_groups),
-        (SQLiteEngine, "dispatch_committed_changes", _dispatch_without_a_thread),
         (_collection_reads, "resolve_distinct_candidates", _distinct_values_present),
         (_async_collection, "_resolve_distinct_candidates", _distinct_values_present),
         (_read_commands.DatabaseAdminReadCommandService, "execute_distinct_command",
@@ -697,7 +702,6 @@ def _replacements() -> list[tuple[Any, str, Any]]:
          _start_transaction_holding_the_write_lock),
         (_async_collection.AsyncCollection, "drop", _drop_announced),
         (_async_client.AsyncMongoClient, "drop_database", _drop_database_announced),
-        (SQLiteEngine, "_purge_expired_documents_sync", _no_inline_ttl_purge),
         (_async_client.AsyncMongoClient, "start_session", _start_session_pruning_rarely),
         (ChangeStreamScope, "matches", _matches_as_mongodb),
         (_write_commands.DatabaseAdminWriteCommandService, "command_drop_database",
@@ -711,5 +715,6 @@ def install() -> None:
     of another package's attributes, checked by the seam)."""
     global _installed
     if not _installed:
+        seam.check_subclass(LayeredSQLiteEngine)
         seam.rebind(_replacements())
         _installed = True

@@ -1,7 +1,9 @@
 """The seam between the layer and mongoeco, checked before the engine opens.
 
-The layer rebinds attributes of mongoeco's classes and modules (``engine_fixes``,
-``aggregation``, ``indexes``) and reads its SQLite schema. Those fixes were
+The layer overrides methods of mongoeco's SQLite engine in a subclass
+(``engine_fixes.LayeredSQLiteEngine``), rebinds attributes of mongoeco's
+other classes and modules, which it creates itself (``engine_fixes``,
+``update_events``, ``aggregation``, ``indexes``), and reads its SQLite schema. Those fixes were
 written against one mongoeco release, the one ``pyproject.toml`` pins. After an
 upgrade a renamed attribute would make a fix silently do nothing (setattr
 happily creates the new name), and a changed function would be replaced by a
@@ -64,17 +66,15 @@ def fingerprint(target: Any) -> tuple[str, str]:
     return f"{function.__module__}.{function.__qualname__}", digest
 
 
-def rebind(replacements: Iterable[tuple[Any, str, Any]]) -> None:
-    """Replace each ``owner.name``, all or none: every name must exist already,
-    and hold the code the replacement was written for."""
-    replacements = list(replacements)
-    missing = [_name(owner, name) for owner, name, _ in replacements
-               if not hasattr(owner, name)]
+def check(targets: Iterable[tuple[Any, str]]) -> None:
+    """Every ``owner.name`` must exist and hold the code its fix was written for."""
+    targets = list(targets)
+    missing = [_name(owner, name) for owner, name in targets if not hasattr(owner, name)]
     if missing:
         raise SeamMismatch("mongoeco no longer has what the embedded layer replaces: "
                            + ", ".join(missing))
     changed = set()
-    for owner, name, _replacement in replacements:
+    for owner, name in targets:
         key, digest = fingerprint(getattr(owner, name))
         if _recording is not None:
             _recording[key] = digest
@@ -83,6 +83,19 @@ def rebind(replacements: Iterable[tuple[Any, str, Any]]) -> None:
     if changed:
         raise SeamMismatch("mongoeco's code changed under the embedded layer's fixes "
                            "(docs/embedded.md): " + ", ".join(sorted(changed)))
+
+
+def check_subclass(subclass: type) -> None:
+    """A subclass's overrides must replace what they were written for in its base."""
+    base = subclass.__mro__[1]
+    check((base, name) for name, value in vars(subclass).items()
+          if callable(value) and not name.startswith("__"))
+
+
+def rebind(replacements: Iterable[tuple[Any, str, Any]]) -> None:
+    """Replace each ``owner.name``, all or none, once ``check`` has passed."""
+    replacements = list(replacements)
+    check((owner, name) for owner, name, _ in replacements)
     for owner, name, replacement in replacements:
         setattr(owner, name, replacement)
 

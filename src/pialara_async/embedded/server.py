@@ -27,7 +27,6 @@ from mongoeco import AsyncMongoClient
 from mongoeco.core.aggregation import apply_pipeline
 from mongoeco.core.bson_scalars import unwrap_bson_numeric
 from mongoeco.core.expression_context import ExpressionExecutionContext
-from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.errors import BulkWriteError
 from mongoeco.wire._executor_support import WIRE_INTERNAL_KEYS
 from mongoeco.wire._session_identity import wire_session_key
@@ -705,7 +704,7 @@ class EmbeddedServer:
             self._temporary = tempfile.TemporaryDirectory(prefix="pialara-embedded-")
             self.data_dir = Path(self._temporary.name)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = SQLiteEngine(str(self.data_dir / "mongoeco.sqlite3"),
+        engine = engine_fixes.LayeredSQLiteEngine(str(self.data_dir / "mongoeco.sqlite3"),
                               aggregation_spill_threshold=SPILL_THRESHOLD)
         journal = str(self.data_dir / "changestream.journal")
         client = AsyncMongoClient(
