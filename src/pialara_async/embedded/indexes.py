@@ -281,6 +281,11 @@ class IndexCatalog:
         self._hub.register_watcher()
         listeners = self._hub.__dict__.setdefault("_pialara_listeners", [])
         listeners.append(self._changes.append)
+        # Writes the hub could not publish (a gap in its tokens, a failed
+        # publication): whatever they changed, these indexes never saw it.
+        self._missed = False
+        self.rebuilds_after_missed_writes = 0
+        self._hub.__dict__.setdefault("_pialara_gap_listeners", []).append(self._note_missed)
 
     # --- definitions ----------------------------------------------------------------
 
@@ -361,7 +366,18 @@ class IndexCatalog:
 
     # --- data ---------------------------------------------------------------------------
 
+    def _note_missed(self) -> None:
+        self._missed = True  # on the engine's thread: read by _drain
+
     def _drain(self) -> None:
+        if self._missed:
+            self._missed = False
+            self.rebuilds_after_missed_writes += 1
+            log.warning("the change history has a gap (writes no event described): "
+                        "the layer's indexes and document cache are rebuilt")
+            self._changes.clear()
+            self.forget()
+            return
         while self._changes:
             event = self._changes.popleft()
             namespace = f"{event.db_name}.{event.coll_name}"
@@ -442,6 +458,8 @@ class IndexCatalog:
         listeners = self._hub.__dict__.get("_pialara_listeners", [])
         with contextlib.suppress(ValueError):
             listeners.remove(self._changes.append)
+        with contextlib.suppress(ValueError):
+            self._hub.__dict__.get("_pialara_gap_listeners", []).remove(self._note_missed)
         self._hub.unregister_watcher()
 
 
@@ -462,4 +480,20 @@ def install() -> None:
         for listener in hub.__dict__.get("_pialara_listeners", ()):
             listener(event)
 
-    seam.rebind([(ChangeStreamHub, "_append_committed_event_locked", append_and_tell)])
+    def telling(original: Callable[..., Any]) -> Callable[..., Any]:
+        def record_and_tell(hub: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(hub, *args, **kwargs)
+            finally:
+                for listener in hub.__dict__.get("_pialara_gap_listeners", ()):
+                    listener()
+        return record_and_tell
+
+    seam.rebind([
+        (ChangeStreamHub, "_append_committed_event_locked", append_and_tell),
+        # Every way the hub learns of writes it did not publish.
+        (ChangeStreamHub, "_record_gap_locked", telling(ChangeStreamHub._record_gap_locked)),
+        (ChangeStreamHub, "_record_gap_range_locked",
+         telling(ChangeStreamHub._record_gap_range_locked)),
+        (ChangeStreamHub, "mark_publish_failure", telling(ChangeStreamHub.mark_publish_failure)),
+    ])

@@ -15,6 +15,12 @@ FINGERPRINTS: dict[str, str] = {
         '98bb558fc4e6d393',
     'mongoeco._change_streams.hub.ChangeStreamHub._prune_locked':
         '67575b4acb22addc',
+    'mongoeco._change_streams.hub.ChangeStreamHub._record_gap_locked':
+        '7cb1b5b291eff365',
+    'mongoeco._change_streams.hub.ChangeStreamHub._record_gap_range_locked':
+        '0acf2906105db846',
+    'mongoeco._change_streams.hub.ChangeStreamHub.mark_publish_failure':
+        'e9a79a553403c642',
     'mongoeco._change_streams.models.ChangeStreamScope.matches':
         '0cedbec2308d7844',
     'mongoeco.api._async._collection_reads.resolve_distinct_candidates':
