@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
-from bson import Binary, ObjectId
+from bson import Binary, Decimal128, Int64, ObjectId
 from pymongo import WriteConcern
 from pymongo.errors import CursorNotFound, OperationFailure, WriteConcernError
 
@@ -432,6 +432,17 @@ async def test_no_document_over_sixteen_megabytes_is_stored(db: Any) -> None:
     half = "x" * (8 * 1024 * 1024)
     await db.big.insert_many([{"foo": half}, {"foo": half}])
     assert await db.big.count_documents({}) == 2
+
+
+async def test_numbers_of_every_bson_width_are_stored_as_sent(db: Any) -> None:
+    document = {"_id": 1, "int": 5, "long": Int64(5), "double": 5.0,
+                "decimal": Decimal128("5.10"), "nested": [{"long": Int64(2**40)}]}
+    await db.widths.insert_one(document)
+    await db.widths.replace_one({"_id": 1}, {**document, "long": Int64(6)})
+    found = await db.widths.find_one({"_id": 1})
+    assert found == {**document, "long": Int64(6)}
+    assert isinstance(found["long"], Int64)
+    assert isinstance(found["nested"][0]["long"], Int64)
 
 
 async def test_a_write_concern_the_set_cannot_meet_is_reported_after_the_write(

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import bson
-from bson import Binary, Int64
+from bson import Binary, Decimal128, Int64
 from bson.binary import UuidRepresentation
-from bson.codec_options import CodecOptions
+from bson.codec_options import CodecOptions, TypeRegistry
 from mongoeco import AsyncMongoClient
+from mongoeco import types as mongoeco_types
 from mongoeco.core.aggregation import apply_pipeline
-from mongoeco.core.bson_scalars import unwrap_bson_numeric
+from mongoeco.core.bson_scalars import BsonDecimal128, BsonInt64, unwrap_bson_numeric
 from mongoeco.core.expression_context import ExpressionExecutionContext
 from mongoeco.errors import BulkWriteError
 from mongoeco.wire._executor_support import WIRE_INTERNAL_KEYS
@@ -93,9 +94,31 @@ PLANNED_READS = frozenset({"find", "count", "distinct", "aggregate"})
 # What MongoDB serves with readConcern "snapshot" outside a transaction.
 _SNAPSHOT_READS = frozenset({"find", "aggregate", "distinct", "getMore", "killCursors"})
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # MongoDB's BSON document limit
-# Decoded commands hold uuid.UUID for binary subtype 4: encode them back as such.
+
+
+def _as_sent(value: Any) -> Any:
+    """A decoded command's values of mongoeco's own types (its wrappers of
+    ``Int64``, ``Decimal128``, ``Regex``, ``Timestamp``...) as the BSON types
+    they arrived as."""
+    if isinstance(value, BsonInt64):
+        return Int64(value.value)
+    if isinstance(value, BsonDecimal128 | mongoeco_types.Decimal128):
+        return Decimal128(str(value.value))
+    if isinstance(value, mongoeco_types.Regex):
+        return bson.Regex(value.pattern, value.flags)
+    if isinstance(value, mongoeco_types.Timestamp):
+        return bson.Timestamp(value.time, value.inc)
+    unwrapped = unwrap_bson_numeric(value)
+    if unwrapped is value:
+        raise TypeError(f"cannot size {type(value).__name__}")
+    return unwrapped
+
+
+# Decoded commands hold uuid.UUID for binary subtype 4 (encoded back as such)
+# and mongoeco's numeric wrappers.
 _SIZING: CodecOptions[dict[str, Any]] = CodecOptions(
-    uuid_representation=UuidRepresentation.STANDARD)
+    uuid_representation=UuidRepresentation.STANDARD,
+    type_registry=TypeRegistry(fallback_encoder=_as_sent))
 # The signature of a cluster time from a deployment without keys.
 _NO_SIGNATURE = {"hash": Binary(b"\x00" * 20), "keyId": Int64(0)}
 # Commands that may carry a hint (update and delete: in each statement).
@@ -141,7 +164,10 @@ def _refuse_oversized_documents(name: str, command: dict[str, Any]) -> None:
         documents = [command.get("update")]
     for document in documents:
         if isinstance(document, dict) and not any(str(k).startswith("$") for k in document):
-            size = len(bson.encode(document, codec_options=_SIZING))
+            try:
+                size = len(bson.encode(document, codec_options=_SIZING))
+            except (TypeError, bson.errors.InvalidDocument):
+                continue  # a value of a type of mongoeco's own: its size goes unchecked
             if size > MAX_DOCUMENT_BYTES:
                 raise CommandError(10334, "BSONObjectTooLarge",
                                    f"document too large: {size} bytes, the limit is "
