@@ -44,3 +44,27 @@ async def test_a_failing_transaction_leaves_nothing_and_raises(
     with pytest.raises(OperationFailure):
         await driver.run_transaction(mongo_client, work)
     assert await db.counters.count_documents({}) == 0
+
+
+async def test_gridfs_stores_a_stream_bit_for_bit(db: Any) -> None:
+    bucket = driver.gridfs_bucket(db, "clips")
+    data = bytes(range(256)) * 2000  # 512,000 bytes: a chunk of 255 KiB and a part
+    upload = bucket.open_upload_stream("clip", chunk_size_bytes=255 * 1024,
+                                       metadata={"contentType": "audio/wav"})
+    for start in range(0, len(data), 64 * 1024):  # as a request body arrives
+        await upload.write(data[start:start + 64 * 1024])
+    await upload.close()
+    download = await bucket.open_download_stream(upload._id)
+    assert await download.read() == data
+    download.seek(300_000)
+    assert await download.read(10) == data[300_000:300_010]
+    assert await db["clips.chunks"].count_documents({"files_id": upload._id}) == 2
+
+
+async def test_an_aborted_gridfs_upload_leaves_no_file_and_no_chunk(db: Any) -> None:
+    bucket = driver.gridfs_bucket(db, "clips")
+    upload = bucket.open_upload_stream("clip", chunk_size_bytes=1024)
+    await upload.write(b"x" * 5000)
+    await upload.abort()
+    assert await db["clips.chunks"].count_documents({}) == 0
+    assert await db["clips.files"].count_documents({}) == 0

@@ -14,6 +14,7 @@ drivers share.
 | ``start_transaction`` | plain call           | coroutine                     |
 | ``close``          | plain call              | coroutine                     |
 | topology           | on ``client.delegate``  | on the client                 |
+| GridFS bucket      | ``AsyncIOMotorGridFSBucket`` | ``gridfs.AsyncGridFSBucket`` |
 
 Transactions go through ``run_transaction`` on both: Motor's ``with_transaction``
 commits when ``start_transaction``'s context exits, outside its retry loop, so
@@ -47,6 +48,22 @@ def create_client(driver: Driver, uri: str, **options: Any) -> Any:
     from pymongo import AsyncMongoClient
 
     return AsyncMongoClient(uri, **options)
+
+
+def gridfs_bucket(db: Any, bucket_name: str) -> Any:
+    """A GridFS bucket of ``db``, from the driver ``db`` belongs to. Both take
+    the same calls: ``open_upload_stream`` (its ``write``, ``close`` and
+    ``abort`` awaited), ``open_download_stream`` (``read``, ``seek``),
+    ``delete``."""
+    from motor.motor_asyncio import AsyncIOMotorDatabase
+
+    if isinstance(db, AsyncIOMotorDatabase):
+        from motor.motor_asyncio import AsyncIOMotorGridFSBucket
+
+        return AsyncIOMotorGridFSBucket(db, bucket_name=bucket_name)
+    from gridfs import AsyncGridFSBucket
+
+    return AsyncGridFSBucket(db, bucket_name=bucket_name)
 
 
 async def _resolve(value: Any) -> Any:
