@@ -15,6 +15,7 @@ drivers share.
 | ``close``          | plain call              | coroutine                     |
 | topology           | on ``client.delegate``  | on the client                 |
 | GridFS bucket      | ``AsyncIOMotorGridFSBucket`` | ``gridfs.AsyncGridFSBucket`` |
+| ``GridOut.seek``   | plain call              | coroutine                     |
 
 Transactions go through ``run_transaction`` on both: Motor's ``with_transaction``
 commits when ``start_transaction``'s context exits, outside its retry loop, so
@@ -64,6 +65,11 @@ def gridfs_bucket(db: Any, bucket_name: str) -> Any:
     from gridfs import AsyncGridFSBucket
 
     return AsyncGridFSBucket(db, bucket_name=bucket_name)
+
+
+async def seek(download: Any, position: int) -> None:
+    """Move a GridFS download stream to ``position``."""
+    await _resolve(download.seek(position))
 
 
 async def _resolve(value: Any) -> Any:
