@@ -89,3 +89,15 @@ def clients_seen_by(user: User) -> Callable[[dict[str, Any]], bool]:
     """Which events of the ``clients`` topic ``user`` (a technician) receives:
     those of their own clients."""
     return lambda event: event.get("technician_id") == user.id
+
+
+# Who writes, imports, retires and assigns phrases.
+PHRASE_EDITORS = frozenset({"admin", "technician"})
+
+
+def assigns_phrases_to(caller: User, client: User) -> bool:
+    """Whether ``caller`` assigns phrases to ``client`` (already one ``caller``
+    may see): administrators to any client, technicians to their own."""
+    if client.role != "client":
+        return False
+    return caller.is_admin or client.technician_id == caller.id

@@ -86,3 +86,19 @@ class NotYours(Forbidden):
     """The comment exists but belongs to someone else."""
 
     default = "this comment belongs to someone else"
+
+
+class InUse(Refused):
+    """A change refused because something else depends on what it would change."""
+
+    default = "in use"
+
+
+class InvalidImport(Refused):
+    """A file refused whole; ``problems`` names each bad line."""
+
+    default = "the file was not imported"
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__()
+        self.problems = problems

@@ -24,6 +24,8 @@ from pymongo.errors import (
 from pialara_async.refusals import (
     EmailTaken,
     Forbidden,
+    InUse,
+    InvalidImport,
     NotFound,
     OnlyClientsHaveTechnicians,
     Refused,
@@ -98,6 +100,9 @@ ANSWERS: dict[type[BaseException], Answer] = {
     OnlyClientsHaveTechnicians: Answer(400, "only clients have a technician", _technician),
     RoleRuleBroken: Answer(409, "a technician with clients, or the last administrator",
                            _role_rule),
+    InvalidImport: Answer(400, "the file has bad lines, each named; nothing was imported",
+                          lambda error: {"error": error.problems}),
+    InUse: Answer(409, "in use: retire instead", _reason),
     NotFound: Answer(404, "not found", _reason),
     Forbidden: Answer(403, "not allowed", _reason),
     TooManyRequests: Answer(429, "too many requests", lambda error: {
