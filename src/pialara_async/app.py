@@ -11,6 +11,7 @@ from aiohttp import web
 from pialara_async import frontend, webapp
 from pialara_async.api import (
     comments,
+    consent,
     health,
     live,
     mflix_accounts,
@@ -29,6 +30,7 @@ from pialara_async.metrics import METRICS, Metrics, loop_lag_ctx
 from pialara_async.security.passwords import PASSWORDS, PasswordHashing
 from pialara_async.security.rate_limits import RATE_LIMITS, RateLimits
 from pialara_async.security.tokens import TOKEN_SECRET
+from pialara_async.services.consent import consent_ctx
 from pialara_async.services.people import people_ctx
 from pialara_async.services.phrases import phrases_ctx
 from pialara_async.settings import SETTINGS, ConfigError, Settings, token_secret
@@ -46,6 +48,7 @@ def create_api(settings: Settings) -> web.Application:
     api.add_routes(mflix_accounts.routes)
     api.add_routes(people.routes)
     api.add_routes(phrases.routes)
+    api.add_routes(consent.routes)
     api.add_routes(live.routes)
     _enable_cors(api, settings.server.cors_origins)
     return api
@@ -102,6 +105,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(database_client_ctx)
     app.cleanup_ctx.append(people_ctx)
     app.cleanup_ctx.append(phrases_ctx)
+    app.cleanup_ctx.append(consent_ctx)
     app.cleanup_ctx.append(stats_refresher_ctx)
     app.cleanup_ctx.append(live_ctx)
     app.on_shutdown.append(_close_websockets)

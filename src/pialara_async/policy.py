@@ -95,9 +95,10 @@ def clients_seen_by(user: User) -> Callable[[dict[str, Any]], bool]:
 PHRASE_EDITORS = frozenset({"admin", "technician"})
 
 
-def assigns_phrases_to(caller: User, client: User) -> bool:
-    """Whether ``caller`` assigns phrases to ``client`` (already one ``caller``
-    may see): administrators to any client, technicians to their own."""
+def cares_for(caller: User, client: User) -> bool:
+    """Whether ``caller`` acts for ``client`` (one ``caller`` may see already):
+    assigns them phrases, records their paper consent or its withdrawal.
+    Administrators for any client, technicians for their own."""
     if client.role != "client":
         return False
     return caller.is_admin or client.technician_id == caller.id

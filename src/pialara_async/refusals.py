@@ -102,3 +102,19 @@ class InvalidImport(Refused):
     def __init__(self, problems: dict[str, str]) -> None:
         super().__init__()
         self.problems = problems
+
+
+class ConsentRequired(Refused):
+    """Nothing can be recorded without a consent in force."""
+
+    default = "no consent in force: read and accept the consent first"
+
+
+class ConsentOutdated(InUse):
+    """An acceptance of a version that is no longer the one in force."""
+
+    default = "another version of the consent is in force: read it and accept that one"
+
+
+class NoConsentText(InUse):
+    default = "no consent text has been published yet"

@@ -6,7 +6,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, TEXT, IndexModel
 
-from pialara_async.repositories import phrases, stats
+from pialara_async.repositories import consents, phrases, stats
 from pialara_async.repositories.movies import POPULARITY
 
 INDEXES: dict[str, list[IndexModel]] = {
@@ -38,6 +38,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("movie_id", ASCENDING), ("date", DESCENDING)], name="movie_id_date"),
     ],
     **phrases.INDEXES,
+    **consents.INDEXES,
 }
 
 

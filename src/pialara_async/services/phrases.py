@@ -116,7 +116,7 @@ class Phrases:
     async def _client(self, caller: User, client_id: ObjectId) -> User:
         """A client the caller looks after (an administrator: any client)."""
         client = await self.people.read(caller, client_id)
-        if not policy.assigns_phrases_to(caller, client):
+        if not policy.cares_for(caller, client):
             raise NotFound()
         return client
 
