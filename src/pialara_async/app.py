@@ -20,6 +20,7 @@ from pialara_async.api import (
     openapi,
     people,
     phrases,
+    recordings,
 )
 from pialara_async.api.openapi import OPENAPI
 from pialara_async.background.stats import stats_refresher_ctx
@@ -33,6 +34,7 @@ from pialara_async.security.tokens import TOKEN_SECRET
 from pialara_async.services.consent import consent_ctx
 from pialara_async.services.people import people_ctx
 from pialara_async.services.phrases import phrases_ctx
+from pialara_async.services.recordings import recordings_ctx
 from pialara_async.settings import SETTINGS, ConfigError, Settings, token_secret
 
 API_PREFIX = "/api/v1"
@@ -49,6 +51,7 @@ def create_api(settings: Settings) -> web.Application:
     api.add_routes(people.routes)
     api.add_routes(phrases.routes)
     api.add_routes(consent.routes)
+    api.add_routes(recordings.routes)
     api.add_routes(live.routes)
     _enable_cors(api, settings.server.cors_origins)
     return api
@@ -106,6 +109,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(people_ctx)
     app.cleanup_ctx.append(phrases_ctx)
     app.cleanup_ctx.append(consent_ctx)
+    app.cleanup_ctx.append(recordings_ctx)
     app.cleanup_ctx.append(stats_refresher_ctx)
     app.cleanup_ctx.append(live_ctx)
     app.on_shutdown.append(_close_websockets)

@@ -102,3 +102,14 @@ def cares_for(caller: User, client: User) -> bool:
     if client.role != "client":
         return False
     return caller.is_admin or client.technician_id == caller.id
+
+
+def recordings_scope(user: User, clients: list[ObjectId]) -> dict[str, Any]:
+    """The recordings ``user`` may hear and know of, as a filter: a client's
+    own; a technician's current clients' (``clients``); any, for an
+    administrator. Others answer 404, as if there were none."""
+    if user.is_admin:
+        return {}
+    if user.role == "technician":
+        return {"client_id": {"$in": clients}}
+    return {"client_id": user.id}

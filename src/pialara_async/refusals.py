@@ -118,3 +118,7 @@ class ConsentOutdated(InUse):
 
 class NoConsentText(InUse):
     default = "no consent text has been published yet"
+
+
+class TooLarge(Refused):
+    default = "the recording is too large"

@@ -29,7 +29,8 @@ async def test_technicians_write_list_change_and_retire_phrases(
     first = await create(client, technician, "El perro come pan.", "101b1")
     await create(client, technician, "La casa es roja.", "102a1")
     await create(client, technician, "Buenos días.", "201a")
-    assert first["language"] == "es" and first["active"] is True
+    assert first["language"] == "es"
+    assert first["active"] is True
     by_tag = await (await client.get(PHRASES, params={"tag": "10"},
                                      headers=technician.headers)).json()
     assert [p["tag"] for p in by_tag["phrases"]] == ["101b1", "102a1"]

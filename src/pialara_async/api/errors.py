@@ -21,7 +21,9 @@ from pymongo.errors import (
     WTimeoutError,
 )
 
+from pialara_async.audio import AudioRefused
 from pialara_async.refusals import (
+    ConsentRequired,
     EmailTaken,
     Forbidden,
     InUse,
@@ -31,6 +33,7 @@ from pialara_async.refusals import (
     Refused,
     RoleRuleBroken,
     TechnicianRequired,
+    TooLarge,
     WrongPassword,
 )
 from pialara_async.security.rate_limits import TooManyRequests
@@ -100,6 +103,10 @@ ANSWERS: dict[type[BaseException], Answer] = {
     OnlyClientsHaveTechnicians: Answer(400, "only clients have a technician", _technician),
     RoleRuleBroken: Answer(409, "a technician with clients, or the last administrator",
                            _role_rule),
+    ConsentRequired: Answer(403, "no consent in force", _reason),
+    TooLarge: Answer(413, "the recording is too large", _reason),
+    AudioRefused: Answer(400, "the recording cannot be used (type, length, silence, damage)",
+                         _reason),
     InvalidImport: Answer(400, "the file has bad lines, each named; nothing was imported",
                           lambda error: {"error": error.problems}),
     InUse: Answer(409, "in use: retire instead", _reason),

@@ -6,7 +6,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, TEXT, IndexModel
 
-from pialara_async.repositories import consents, phrases, stats
+from pialara_async.repositories import consents, phrases, recordings, stats
 from pialara_async.repositories.movies import POPULARITY
 
 INDEXES: dict[str, list[IndexModel]] = {
@@ -39,6 +39,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     **phrases.INDEXES,
     **consents.INDEXES,
+    **recordings.INDEXES,
 }
 
 

@@ -179,3 +179,9 @@ def clients_pipeline(technician_id: ObjectId, today: datetime.datetime) -> list[
 async def clients_of(db: Any, technician_id: ObjectId,
                      today: datetime.datetime) -> list[dict[str, Any]]:
     return await driver.aggregate_list(db.users, clients_pipeline(technician_id, today))
+
+
+async def client_ids_of(db: Any, technician_id: ObjectId) -> list[ObjectId]:
+    """The ids of a technician's current clients."""
+    return [u["_id"] async for u in db.users.find(
+        {"role": "client", "technician_id": technician_id}, {"_id": 1})]

@@ -244,6 +244,9 @@ class People:
     async def technicians(self) -> list[User]:
         return await users.technicians(self.db)
 
+    async def client_ids_of(self, technician_id: ObjectId) -> list[ObjectId]:
+        return await users.client_ids_of(self.db, technician_id)
+
     async def clients_of(self, technician_id: ObjectId) -> list[dict[str, Any]]:
         return await users.clients_of(self.db, technician_id, clock.now())
 

@@ -1,0 +1,127 @@
+"""Recordings: their audio in GridFS (bucket ``audio``) and what is known of
+each in ``recordings``.
+
+``recordings``: ``{client_id, phrase_id, file_id, content_type,
+size, duration, sample_rate, channels, peak_dbfs, rms_dbfs, consent_version,
+status: "pending" | "accepted" | "rejected", created_at}``.
+
+The audio is written in GridFS's own layout (``audio.files``,
+``audio.chunks``, as the GridFS specification defines them) one chunk at a
+time, and read back with the driver's GridFS: the drivers' upload streams
+keep up to 48 MB of chunks in memory before inserting them, and an upload
+must never hold more than about one chunk. The file document is written last,
+so a file is listed only once whole; a failure deletes the chunks written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from bson import Binary, Int64, ObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from pialara_async import clock
+from pialara_async.db import driver
+
+BUCKET = "audio"
+CHUNK_BYTES = 255 * 1024  # GridFS's default chunk size
+READ_BYTES = 64 * 1024
+
+INDEXES = {
+    "recordings": [
+        IndexModel([("client_id", ASCENDING), ("created_at", DESCENDING)],
+                   name="client_created"),
+        IndexModel([("phrase_id", ASCENDING)], name="phrase"),
+    ],
+    # What the drivers' GridFS creates before a first upload.
+    f"{BUCKET}.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True,
+                                    name="files_id_1_n_1")],
+    f"{BUCKET}.files": [IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)],
+                                   name="filename_1_uploadDate_1")],
+}
+
+
+def _read(source: BinaryIO) -> bytes:
+    return source.read(CHUNK_BYTES)
+
+
+async def store_audio(db: Any, path: Path, *, filename: str, content_type: str,
+                      metadata: dict[str, Any]) -> tuple[ObjectId, int]:
+    """Store the file at ``path``; returns its GridFS id and length. Nothing
+    of it stays when this fails or is cancelled."""
+    file_id = ObjectId()
+    length = number = 0
+    try:
+        with path.open("rb") as source:
+            while chunk := await asyncio.to_thread(_read, source):
+                await db[f"{BUCKET}.chunks"].insert_one(
+                    {"files_id": file_id, "n": number, "data": Binary(chunk)})
+                number += 1
+                length += len(chunk)
+        await db[f"{BUCKET}.files"].insert_one({
+            "_id": file_id, "length": Int64(length), "chunkSize": CHUNK_BYTES,
+            "uploadDate": clock.now(), "filename": filename,
+            "metadata": {**metadata, "contentType": content_type}})
+    except BaseException:
+        await asyncio.shield(delete_audio(db, file_id))
+        raise
+    return file_id, length
+
+
+async def delete_audio(db: Any, file_id: ObjectId) -> None:
+    """Delete a file and every chunk of it (chunks first: no file without them)."""
+    await db[f"{BUCKET}.files"].delete_one({"_id": file_id})
+    await db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
+
+
+async def audio_length(db: Any, file_id: ObjectId) -> int | None:
+    found = await db[f"{BUCKET}.files"].find_one({"_id": file_id}, {"length": 1})
+    return None if found is None else int(found["length"])
+
+
+async def read_audio(db: Any, file_id: ObjectId, start: int, stop: int) -> AsyncIterator[bytes]:
+    """Bytes ``start`` to ``stop`` (excluded) of a file, a piece at a time,
+    through the driver's GridFS."""
+    download = await driver.gridfs_bucket(db, BUCKET).open_download_stream(file_id)
+    await driver.seek(download, start)
+    remaining = stop - start
+    while remaining > 0:
+        piece = await download.read(min(READ_BYTES, remaining))
+        if not piece:
+            break
+        remaining -= len(piece)
+        yield piece
+
+
+async def insert(db: Any, document: dict[str, Any]) -> dict[str, Any]:
+    document = {**document, "status": "pending", "created_at": clock.now()}
+    result = await db.recordings.insert_one(document)
+    return {**document, "_id": result.inserted_id}
+
+
+async def within(db: Any, recording_id: ObjectId, scope: dict[str, Any]) -> dict[str, Any] | None:
+    """The recording if it lies within ``scope`` (what the caller may know of)."""
+    found: dict[str, Any] | None = await db.recordings.find_one({"_id": recording_id, **scope})
+    return found
+
+
+async def delete_pending(db: Any, recording_id: ObjectId, client_id: ObjectId) -> (
+    dict[str, Any] | None
+):
+    """Delete a client's recording that nobody has reviewed yet (one step, so a
+    review at the same moment either comes first or finds it gone)."""
+    found: dict[str, Any] | None = await db.recordings.find_one_and_delete(
+        {"_id": recording_id, "client_id": client_id, "status": "pending"})
+    return found
+
+
+async def page(db: Any, scope: dict[str, Any], filters: dict[str, Any], *, limit: int,
+               skip: int) -> tuple[list[dict[str, Any]], int]:
+    """Recordings within ``scope`` matching ``filters`` (fixed field names), newest first."""
+    query = {**scope, **filters}
+    cursor = db.recordings.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)]) \
+        .skip(skip).limit(limit)
+    return await cursor.to_list(limit), await db.recordings.count_documents(query)
