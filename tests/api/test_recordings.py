@@ -228,3 +228,68 @@ async def test_a_client_deletes_their_recording_until_it_is_reviewed(
     assert reviewed.status == 409
     assert (await client.delete(f"{RECORDINGS_URL}/{first['_id']}",
                                 headers=client_account.headers)).status == 404
+
+
+async def review(client: TestClient, who: Account, recording_id: str, **body: Any) -> Any:
+    return await client.put(f"{RECORDINGS_URL}/{recording_id}/review", headers=who.headers,
+                            json=body)
+
+
+async def test_a_technician_reviews_and_a_rejection_asks_for_another_take(
+    client: TestClient, technician: Account, other_technician: Account,
+    client_account: Account, phrase: str
+) -> None:
+    first = (await (await send(client, client_account, phrase, encode("audio/wav", 1.0),
+                               "audio/wav")).json())["recording"]
+    progress = await (await client.get("/api/v1/phrases/mine",
+                                       headers=client_account.headers)).json()
+    assert progress["recorded"] == 1
+    assert (await review(client, other_technician, first["_id"],
+                         status="rejected", reason="noise")).status == 404
+    assert (await review(client, client_account, first["_id"],
+                         status="accepted")).status == 403
+    rejected = await review(client, technician, first["_id"], status="rejected",
+                            reason="cut_off", note="se corta al final")
+    body = (await rejected.json())["recording"]
+    assert (body["status"], body["review"]["reason"], body["review"]["by"]) == (
+        "rejected", "cut_off", str(technician.id))
+    progress = await (await client.get("/api/v1/phrases/mine",
+                                       headers=client_account.headers)).json()
+    assert progress["recorded"] == 0  # to record again
+    again = await review(client, technician, first["_id"], status="accepted")
+    assert again.status == 409
+
+    second = (await (await send(client, client_account, phrase, encode("audio/wav", 1.0),
+                                "audio/wav")).json())["recording"]
+    accepted = await review(client, technician, second["_id"], status="accepted",
+                            transcript="el perro come pa")
+    assert (await accepted.json())["recording"]["review"]["transcript"] == "el perro come pa"
+    listed = await (await client.get(RECORDINGS_URL, params={"status": "accepted"},
+                                     headers=technician.headers)).json()
+    assert [r["_id"] for r in listed["recordings"]] == [second["_id"]]
+    for bad in ({"status": "rejected"}, {"status": "accepted", "reason": "noise"},
+                {"status": "maybe"}, {"status": "rejected", "reason": "boring"}):
+        assert (await review(client, technician, second["_id"], **bad)).status == 400, bad
+
+
+async def test_a_review_and_a_deletion_at_once_end_in_one_state(
+    client: TestClient, db: Any, technician: Account, client_account: Account, phrase: str
+) -> None:
+    for _ in range(5):
+        recording = (await (await send(client, client_account, phrase,
+                                       encode("audio/wav", 1.0), "audio/wav")).json())["recording"]
+        reviewed, deleted, reviewed_again = await asyncio.gather(
+            review(client, technician, recording["_id"], status="accepted"),
+            client.delete(f"{RECORDINGS_URL}/{recording['_id']}",
+                          headers=client_account.headers),
+            review(client, technician, recording["_id"], status="rejected", reason="other"))
+        statuses = sorted([reviewed.status, deleted.status, reviewed_again.status])
+        stored = await db.recordings.find_one({"_id": ObjectId(recording["_id"])})
+        if deleted.status == 204:  # the deletion came first: both reviews find it gone
+            assert statuses == [204, 404, 404]
+            assert stored is None
+            assert await db["audio.chunks"].count_documents(
+                {"files_id": ObjectId(recording["file_id"])}) == 0
+        else:  # one review came first; the other review and the deletion found it reviewed
+            assert statuses == [200, 409, 409]
+            assert stored["status"] in ("accepted", "rejected")

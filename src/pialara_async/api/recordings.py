@@ -6,15 +6,15 @@ an ``<audio>`` element can seek); a client deletes their own until reviewed.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from aiohttp import web
 from bson import ObjectId
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from pialara_async.api.endpoint import SIGNED_IN, Call, endpoint, roles
-from pialara_async.api.fields import HexId
+from pialara_async.api.fields import HexId, Strict
 from pialara_async.audio import AudioRefused
 from pialara_async.refusals import ConsentRequired, InUse, NotFound, TooLarge
 from pialara_async.services.recordings import RECORDINGS, Recordings
@@ -35,6 +35,24 @@ class RecordingQuery(BaseModel):
     phrase_id: HexId | SkipJsonSchema[None] = None
     status: Literal["pending", "accepted", "rejected"] | SkipJsonSchema[None] = None
     page: Annotated[int, Field(ge=0, le=1000)] = 0
+
+
+Rejection = Literal["noise", "cut_off", "other_text", "too_quiet", "other"]
+
+
+class Review(Strict):
+    status: Literal["accepted", "rejected"]
+    reason: Rejection | None = Field(None, description="why it is rejected: required to "
+                                                       "reject")
+    note: Annotated[StrictStr, Field(max_length=500)] | None = None
+    transcript: Annotated[StrictStr, Field(max_length=1000)] | None = Field(
+        None, description="what was actually said, when it differs from the phrase")
+
+    @model_validator(mode="after")
+    def _reason_for_a_rejection(self) -> Self:
+        if (self.status == "rejected") != (self.reason is not None):
+            raise ValueError("a rejection has a reason, an acceptance none")
+        return self
 
 
 class RecordingPath(BaseModel):
@@ -138,6 +156,18 @@ def _range(request: web.Request, length: int) -> tuple[int, int] | None:
     if start >= length or start >= stop:
         return None
     return start, stop
+
+
+@routes.put(RECORDING_PATH + "/review")
+@endpoint("The client's technician or admins: accept or reject a pending recording",
+          tags=TAGS, path=RecordingPath, body=Review, access=roles("admin", "technician"),
+          responses={200: RecordingOut}, refuses=(NotFound, InUse))
+async def review_recording(call: Call[None, Review, RecordingPath]) -> RecordingOut:
+    review = call.body.model_dump(exclude_none=True)
+    status = review.pop("status")
+    reviewed = await _service(call).review(call.user, ObjectId(call.path.recording_id),
+                                           status, review)
+    return RecordingOut(recording=reviewed)
 
 
 @routes.delete(RECORDING_PATH)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from bson import Binary, Int64, ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
 from pialara_async import clock
 from pialara_async.db import driver
@@ -125,3 +125,15 @@ async def page(db: Any, scope: dict[str, Any], filters: dict[str, Any], *, limit
     cursor = db.recordings.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)]) \
         .skip(skip).limit(limit)
     return await cursor.to_list(limit), await db.recordings.count_documents(query)
+
+
+async def review_pending(db: Any, recording_id: ObjectId, scope: dict[str, Any],
+                         status: str, review: dict[str, Any]) -> dict[str, Any] | None:
+    """Record the review of a recording nobody has reviewed yet, in one step: of
+    two reviews, or a review and the client's deletion, one comes first and
+    the other finds it reviewed or gone."""
+    found: dict[str, Any] | None = await db.recordings.find_one_and_update(
+        {"_id": recording_id, **scope, "status": "pending"},
+        {"$set": {"status": status, "review": {**review, "at": clock.now()}}},
+        return_document=ReturnDocument.AFTER)
+    return found

@@ -117,6 +117,19 @@ class Recordings:
     def audio(self, recording: dict[str, Any], start: int, stop: int) -> AsyncIterator[bytes]:
         return recordings.read_audio(self.db, recording["file_id"], start, stop)
 
+    async def review(self, reviewer: User, recording_id: ObjectId, status: str,
+                     review: dict[str, Any]) -> dict[str, Any]:
+        """Accept or reject a pending recording (a rejected one is for the
+        client to record again)."""
+        scope = await self.scope(reviewer)
+        reviewed = await recordings.review_pending(self.db, recording_id, scope, status,
+                                                   {**review, "by": reviewer.id})
+        if reviewed is None:
+            if await recordings.within(self.db, recording_id, scope):
+                raise InUse("this recording has been reviewed already")
+            raise NotFound("no recording has this id")
+        return reviewed
+
     async def delete(self, client: User, recording_id: ObjectId) -> None:
         """A client deletes their own recording until it is reviewed."""
         deleted = await recordings.delete_pending(self.db, recording_id, client.id)
