@@ -113,3 +113,9 @@ def recordings_scope(user: User, clients: list[ObjectId]) -> dict[str, Any]:
     if user.role == "technician":
         return {"client_id": {"$in": clients}}
     return {"client_id": user.id}
+
+
+def may_erase(caller: User, client: User) -> bool:
+    """Erasure of a client's recordings: asked by the client, or by an
+    administrator on their behalf."""
+    return client.role == "client" and (caller.id == client.id or caller.is_admin)

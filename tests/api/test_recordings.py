@@ -293,3 +293,41 @@ async def test_a_review_and_a_deletion_at_once_end_in_one_state(
         else:  # one review came first; the other review and the deletion found it reviewed
             assert statuses == [200, 409, 409]
             assert stored["status"] in ("accepted", "rejected")
+
+
+async def test_erasure_deletes_every_recording_and_its_audio_and_is_logged(
+    client: TestClient, db: Any, admin: Account, technician: Account,
+    client_account: Account, make_account: Any, phrase: str
+) -> None:
+    ids = [(await (await send(client, client_account, phrase, encode(kind, 1.0),
+                              kind)).json())["recording"]["_id"]
+           for kind in ("audio/wav", "audio/webm", "audio/flac")]
+    other = await make_account("otro.cliente@pialara.example", role="client",
+                               technician=technician)
+    await client.post("/api/v1/consent/mine", headers=other.headers, json={"version": 1})
+    await client.post(f"/api/v1/clients/{other.id}/phrases", headers=technician.headers,
+                      json={"all": True})
+    kept = (await (await send(client, other, phrase, encode("audio/wav", 1.0),
+                              "audio/wav")).json())["recording"]
+    erasure_url = f"/api/v1/clients/{client_account.id}/erasure"
+    assert (await client.post(erasure_url, headers=technician.headers)).status == 403
+    assert (await client.post(erasure_url, headers=other.headers)).status == 404
+
+    erased = await client.post(erasure_url, headers=client_account.headers)
+    assert erased.status == 200
+    log = (await erased.json())["erasure"]
+    assert sorted(log["recordings"]) == sorted(ids)
+    assert log["requested_by"] == str(client_account.id)
+    # Nothing of theirs is left: no recording, no file, no chunk; the other client's stay.
+    assert await db.recordings.count_documents({"client_id": client_account.id}) == 0
+    assert await db["audio.files"].count_documents({}) == 1
+    assert await db["audio.chunks"].count_documents(
+        {"files_id": {"$ne": ObjectId(kept["file_id"])}}) == 0
+    stored_log = await db.erasures.find_one({"client_id": client_account.id})
+    assert set(stored_log) == {"_id", "client_id", "recordings", "requested_by", "at"}
+    # Their consent is withdrawn: nothing new arrives.
+    refused = await send(client, client_account, phrase, encode("audio/wav", 1.0), "audio/wav")
+    assert refused.status == 403
+    by_admin = await client.post(f"/api/v1/clients/{other.id}/erasure", headers=admin.headers)
+    assert (await by_admin.json())["erasure"]["recordings"] == [kept["_id"]]
+    assert await stored_counts(db) == (0, 0, 0)

@@ -16,7 +16,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pialara_async.api.endpoint import SIGNED_IN, Call, endpoint, roles
 from pialara_async.api.fields import HexId, Strict
 from pialara_async.audio import AudioRefused
-from pialara_async.refusals import ConsentRequired, InUse, NotFound, TooLarge
+from pialara_async.refusals import ConsentRequired, Forbidden, InUse, NotFound, TooLarge
 from pialara_async.services.recordings import RECORDINGS, Recordings
 
 routes = web.RouteTableDef()
@@ -168,6 +168,25 @@ async def review_recording(call: Call[None, Review, RecordingPath]) -> Recording
     reviewed = await _service(call).review(call.user, ObjectId(call.path.recording_id),
                                            status, review)
     return RecordingOut(recording=reviewed)
+
+
+class ClientPath(BaseModel):
+    client_id: HexId
+
+
+class ErasureOut(BaseModel):
+    """What was erased: the recordings' ids and the time, no audio."""
+
+    erasure: dict[str, Any]
+
+
+@routes.post("/clients/{client_id:[0-9a-f]{24}}/erasure")
+@endpoint("The client, or an admin on their behalf: erase all of their recordings (their "
+          "consent is withdrawn; the erasure is logged)", tags=TAGS, path=ClientPath,
+          access=SIGNED_IN, responses={200: ErasureOut}, refuses=(NotFound, Forbidden))
+async def erase_recordings(call: Call[None, None, ClientPath]) -> ErasureOut:
+    erasure = await _service(call).erase(call.user, ObjectId(call.path.client_id))
+    return ErasureOut(erasure=erasure)
 
 
 @routes.delete(RECORDING_PATH)

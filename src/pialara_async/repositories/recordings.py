@@ -137,3 +137,27 @@ async def review_pending(db: Any, recording_id: ObjectId, scope: dict[str, Any],
         {"$set": {"status": status, "review": {**review, "at": clock.now()}}},
         return_document=ReturnDocument.AFTER)
     return found
+
+
+async def erase_client(db: Any, client_id: ObjectId) -> list[ObjectId]:
+    """Delete every recording of a client and all of their audio: the
+    recordings, then every GridFS file stored for them and each chunk of it.
+    Returns the ids of the recordings erased."""
+    found = await db.recordings.find({"client_id": client_id}, {"file_id": 1}).to_list(None)
+    ids = [r["_id"] for r in found]
+    await db.recordings.delete_many({"_id": {"$in": ids}})
+    files = {r["file_id"] for r in found}
+    # Also what an interrupted upload left, found by its metadata.
+    files |= {f["_id"] async for f in db[f"{BUCKET}.files"].find(
+        {"metadata.client_id": client_id}, {"_id": 1})}
+    await db[f"{BUCKET}.files"].delete_many({"_id": {"$in": list(files)}})
+    await db[f"{BUCKET}.chunks"].delete_many({"files_id": {"$in": list(files)}})
+    return ids
+
+
+async def log_erasure(db: Any, entry: dict[str, Any]) -> dict[str, Any]:
+    """What was erased and when, without any audio: so that a copy exported
+    earlier can be cleaned."""
+    document = {**entry, "at": clock.now()}
+    result = await db.erasures.insert_one(document)
+    return {**document, "_id": result.inserted_id}

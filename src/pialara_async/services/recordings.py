@@ -28,7 +28,7 @@ from bson import ObjectId
 from pialara_async import audio, policy
 from pialara_async.db.client import DATABASE
 from pialara_async.models import User
-from pialara_async.refusals import ConsentRequired, InUse, NotFound, TooLarge
+from pialara_async.refusals import ConsentRequired, Forbidden, InUse, NotFound, TooLarge
 from pialara_async.repositories import phrases, recordings
 from pialara_async.services.consent import CONSENT, Consent
 from pialara_async.services.people import PEOPLE, People
@@ -69,6 +69,9 @@ class Recordings:
                 self.db, path, filename=f"{client.id}/{phrase_id}", content_type=media_type,
                 metadata={"client_id": client.id, "phrase_id": phrase_id})
         try:
+            # Consent withdrawn (or erasure asked) while this was judged and stored.
+            if await self.consent.version_in_force(client.id) != version:
+                raise ConsentRequired()
             return await recordings.insert(self.db, {
                 "client_id": client.id, "phrase_id": phrase_id, "file_id": file_id,
                 "content_type": content_type or media_type, "size": size,
@@ -129,6 +132,22 @@ class Recordings:
                 raise InUse("this recording has been reviewed already")
             raise NotFound("no recording has this id")
         return reviewed
+
+    async def erase(self, caller: User, client_id: ObjectId) -> dict[str, Any]:
+        """Erase every recording of a client, asked by them or an administrator:
+        their consent is withdrawn first (no new recording arrives meanwhile),
+        then the recordings and all their audio are deleted, and the erasure is
+        logged with the ids erased."""
+        client = caller if caller.id == client_id else await self.people.read(caller,
+                                                                                client_id)
+        if client.role != "client":
+            raise NotFound()
+        if not policy.may_erase(caller, client):
+            raise Forbidden("only the client or an administrator asks for erasure")
+        await self.consent.withdraw(caller, client.id)
+        erased = await recordings.erase_client(self.db, client.id)
+        return await recordings.log_erasure(self.db, {
+            "client_id": client.id, "recordings": erased, "requested_by": caller.id})
 
     async def delete(self, client: User, recording_id: ObjectId) -> None:
         """A client deletes their own recording until it is reviewed."""
