@@ -23,7 +23,7 @@ from pialara_async.embedded.process import EmbeddedProcess
 from pialara_async.settings import Settings, load_settings
 
 # Accounts of each role, signed in over HTTP (tests/accounts.py).
-pytest_plugins = ["tests.accounts"]
+pytest_plugins = ["tests.accounts", "tests.recording_setup"]
 
 REAL_MONGODB = bool(os.environ.get("MONGODB_URI"))
 

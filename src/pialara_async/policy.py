@@ -86,9 +86,14 @@ def watch_refusal(user: User | None, role: Role | None) -> str | None:
 
 
 def clients_seen_by(user: User) -> Callable[[dict[str, Any]], bool]:
-    """Which events of the ``clients`` topic ``user`` (a technician) receives:
-    those of their own clients."""
+    """Which events of the ``clients`` and ``recordings`` topics ``user`` (a
+    technician) receives: those of their own clients."""
     return lambda event: event.get("technician_id") == user.id
+
+
+def own_recordings_seen_by(user: User) -> Callable[[dict[str, Any]], bool]:
+    """Which events of ``recordings:mine`` ``user`` (a client) receives: their own."""
+    return lambda event: event.get("client_id") == user.id
 
 
 # Who writes, imports, retires and assigns phrases.

@@ -87,6 +87,16 @@ async def test_an_import_names_every_bad_line_and_writes_nothing(
     texts = sorted([d["text"] async for d in db.phrases.find({"language": "en"})])
     assert texts == ["Con, coma.", "Una frase."]
 
+    # Any line ending; a quote left open is named, not a server error.
+    endings = await client.post(f"{PHRASES}/import", headers=admin.headers,
+                                json={"csv": "201,Uno.\r\n202,Dos.\r203,Tres.\n"})
+    assert (await endings.json()) == {"imported": 3}
+    for broken in ("301,\"sin cerrar\n302,x", "\U000f5400\r\x89\xe1"):
+        refused = await client.post(f"{PHRASES}/import", headers=admin.headers,
+                                    json={"csv": broken})
+        assert refused.status == 400, broken
+    assert await db.phrases.count_documents({}) == 5
+
 
 async def test_technicians_assign_phrases_to_their_clients_who_see_their_progress(
     client: TestClient, db: Any, technician: Account, client_account: Account
@@ -151,7 +161,8 @@ async def test_bad_phrase_input_is_refused(client: TestClient, technician: Accou
     for body in ({"text": "", "tag": "1"}, {"text": "x", "tag": "a b"},
                  {"text": {"$ne": None}, "tag": "1"}, {"text": "x", "tag": "1",
                                                      "language": "spanish"},
-                 {"text": "x" * 501, "tag": "1"}, {"text": "x", "tag": "1", "extra": 1}):
+                 {"text": "x" * 501, "tag": "1"}, {"text": "x", "tag": "1", "extra": 1},
+                 {"text": "dos\nlíneas", "tag": "1"}):
         response = await client.post(PHRASES, headers=technician.headers, json=body)
         assert response.status == 400, body
     for body in ({}, {"all": True, "tag_prefix": "a"}, {"phrase_ids": ["nothex"]},

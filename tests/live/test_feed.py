@@ -135,7 +135,8 @@ async def test_two_hundred_subscribers_receive_one_event_exactly_once(
     await asyncio.gather(*(nothing_more(ws, 0.2) for ws in sockets[:20]))
     # One change stream per collection, however many sockets.
     stats = await (await client.get("/api/v1/live/stats")).json()
-    assert stats["change_streams"] == {"comments": 1, "movies": 1, "users": 1}
+    assert stats["change_streams"] == {"comments": 1, "movies": 1, "users": 1,
+                                       "recordings": 1}
     assert stats["subscribers"] == 200
     await asyncio.gather(*(ws.close() for ws in sockets))
     await session.close()

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
 from pialara_async.live import hub as hub_module
+from pialara_async.live import topics
 from pialara_async.live.state import LIVE
 from tests.accounts import Account
 from tests.conftest import eventually
@@ -65,7 +66,7 @@ async def test_topics_nobody_holds_keep_no_memory(
     await eventually(lambda: hub.events_published >= 40, what="40 events published")
     # Only the standing topics keep events (bounded); no movie topic was made,
     # and the 20 events for the movies' own topics were not kept.
-    assert hub.topic_count == 4
+    assert hub.topic_count == len(topics.STANDING)
     assert hub.retained_events == hub.events_published - 20
 
     ws = await socket_for(client)
@@ -75,7 +76,7 @@ async def test_topics_nobody_holds_keep_no_memory(
         await ws.send_json({"action": "unsubscribe", "topic": topic})
     for _ in range(600):
         await receive(ws)
-    assert hub.topic_count <= 4 + 20
+    assert hub.topic_count <= len(topics.STANDING) + 20
     assert len(client.app[LIVE].known_movies) <= 10_000
 
 

@@ -13,7 +13,15 @@ from typing import Annotated, Any, Self
 
 from aiohttp import web
 from bson import ObjectId
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from pialara_async.api.endpoint import SIGNED_IN, Call, endpoint, roles
@@ -23,6 +31,7 @@ from pialara_async.refusals import InUse, InvalidImport, NotFound
 from pialara_async.services.phrases import (
     MAX_TAG,
     MAX_TEXT,
+    ONE_LINE,
     PHRASES,
     TAG_PATTERN,
     Phrases,
@@ -33,7 +42,13 @@ routes = web.RouteTableDef()
 TAGS = ("phrases",)
 EDITORS = roles(*sorted(PHRASE_EDITORS))
 
-Text = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT)]
+def _one_line(text: str) -> str:
+    if not text.isprintable():
+        raise ValueError(ONE_LINE)
+    return text
+
+
+Text = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_one_line)]
 Tag = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TAG, pattern=TAG_PATTERN)]
 Language = Annotated[StrictStr, Field(pattern=r"^[a-z]{2}$",
                                       description="ISO 639-1 code, as es or en")]

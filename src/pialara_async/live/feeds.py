@@ -206,6 +206,37 @@ def movies_feed() -> Feed:
     return Feed("movies", [WATCHED], route, full_document="default")
 
 
+# What a recording's screen shows, and nothing else: no audio (there is none
+# in the document), no file, no measurements beyond the length.
+RECORDING_PIPELINE: list[dict[str, Any]] = [
+    WATCHED,
+    {"$project": {"fullDocument.file_id": 0, "fullDocumentBeforeChange.file_id": 0,
+                  "fullDocument.peak_dbfs": 0, "fullDocument.rms_dbfs": 0,
+                  "fullDocumentBeforeChange.peak_dbfs": 0,
+                  "fullDocumentBeforeChange.rms_dbfs": 0,
+                  "updateDescription": 0}},
+]
+
+
+def recordings_feed(owners: RecentKeys) -> Feed:
+    """A recording's arrival, review and deletion reach its client's technician
+    (``recordings``) and the client (``recordings:mine``). Each event carries
+    the client and the technician it is routed by."""
+
+    def route(change: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        document = change.get("fullDocument") or change.get("fullDocumentBeforeChange")
+        key = change.get("documentKey", {}).get("_id")
+        if document is not None:
+            owners[key] = (document.get("client_id"), document.get("technician_id"))
+        client_id, technician_id = owners.get(key) or (None, None)
+        event = _event(change, change.get("fullDocument"))
+        event.pop("changed", None)
+        event["client_id"], event["technician_id"] = client_id, technician_id
+        return [(topics.RECORDINGS, event), (topics.MY_RECORDINGS, event)]
+
+    return Feed("recordings", RECORDING_PIPELINE, route)
+
+
 # Password hashes are removed on the server, before a change event leaves it.
 USER_PIPELINE: list[dict[str, Any]] = [
     WATCHED,

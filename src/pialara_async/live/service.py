@@ -19,6 +19,7 @@ from pialara_async.live.feeds import (
     TokenStore,
     comments_feed,
     movies_feed,
+    recordings_feed,
     users_feed,
 )
 from pialara_async.live.hub import LiveHub
@@ -37,7 +38,8 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = LiveHub(standing=topics.STANDING)
     tokens = TokenStore(db, slot=app[SETTINGS].server.worker)
     movie_of, technician_of = RecentKeys(), RecentKeys()
-    feeds = [comments_feed(movie_of), movies_feed(), users_feed(technician_of)]
+    feeds = [comments_feed(movie_of), movies_feed(), users_feed(technician_of),
+             recordings_feed(RecentKeys())]
     for feed in feeds:
         if feed.collection != "movies" and await pre_images_enabled(db, feed.collection):
             feed.options["full_document_before_change"] = "whenAvailable"

@@ -31,12 +31,16 @@ COMMENTS = "comments"
 MOVIES = "movies"
 USERS = "users"
 CLIENTS = "clients"  # a technician's own clients
+RECORDINGS = "recordings"  # a technician's clients' recordings, arriving and reviewed
+MY_RECORDINGS = "recordings:mine"  # a client's own, reviewed
 
 TOPICS: dict[str, Topic] = {
     COMMENTS: Topic("comments"),
     MOVIES: Topic("movies"),
     USERS: Topic("users", role="admin"),
     CLIENTS: Topic("users", role="technician", seen_by=policy.clients_seen_by),
+    RECORDINGS: Topic("recordings", role="technician", seen_by=policy.clients_seen_by),
+    MY_RECORDINGS: Topic("recordings", role="client", seen_by=policy.own_recordings_seen_by),
 }
 # ``movie:{id}:comments``: one movie's comments, a topic while someone watches it.
 MOVIE_COMMENTS = Topic("comments", standing=False)

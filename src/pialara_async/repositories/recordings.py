@@ -1,7 +1,8 @@
 """Recordings: their audio in GridFS (bucket ``audio``) and what is known of
 each in ``recordings``.
 
-``recordings``: ``{client_id, phrase_id, file_id, content_type,
+``recordings``: ``{client_id, technician_id (the client's when it was made,
+for the live feed), phrase_id, file_id, content_type,
 size, duration, sample_rate, channels, peak_dbfs, rms_dbfs, consent_version,
 status: "pending" | "accepted" | "rejected", created_at}``.
 

@@ -26,7 +26,24 @@ from pialara_async.services.people import PEOPLE, People
 MAX_TEXT = 500
 MAX_TAG = 40
 TAG_PATTERN = r"^[\w.-]{1,40}$"  # as 101b1, r-inicial.2; no spaces
+ONE_LINE = "the text must be one line of printable characters"
 MAX_IMPORT_LINES = 5000
+
+
+def _lines(text: str) -> list[tuple[int, list[str]]]:
+    """The CSV's rows, numbered by the line each starts on (lines may end in
+    \n, \r\n or \r); a line the reader cannot parse is named."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as error:
+            raise InvalidImport({f"line {start}": f"not CSV: {error}"}) from None
+        rows.append((start, row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +100,7 @@ class Phrases:
         header). Every bad line is named; nothing is written unless all are good."""
         rows: list[dict[str, Any]] = []
         problems: dict[str, str] = {}
-        for number, line in enumerate(csv.reader(io.StringIO(text)), start=1):
+        for number, line in _lines(text):
             if number == 1 and [c.strip().lower() for c in line] == ["tag", "text"]:
                 continue
             if not line or all(not c.strip() for c in line):
@@ -97,6 +114,8 @@ class Phrases:
                                               "dots, dashes or underscores")
             elif not phrase or len(phrase) > MAX_TEXT:
                 problems[f"line {number}"] = f"the text must have 1 to {MAX_TEXT} characters"
+            elif not phrase.isprintable():
+                problems[f"line {number}"] = ONE_LINE
             else:
                 rows.append({"tag": tag, "text": phrase, "language": language,
                              "created_by": author.id})

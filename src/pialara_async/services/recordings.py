@@ -73,7 +73,8 @@ class Recordings:
             if await self.consent.version_in_force(client.id) != version:
                 raise ConsentRequired()
             return await recordings.insert(self.db, {
-                "client_id": client.id, "phrase_id": phrase_id, "file_id": file_id,
+                "client_id": client.id, "technician_id": client.technician_id,
+                "phrase_id": phrase_id, "file_id": file_id,
                 "content_type": content_type or media_type, "size": size,
                 "duration": facts.duration, "sample_rate": facts.sample_rate,
                 "channels": facts.channels, "peak_dbfs": facts.peak_dbfs,
