@@ -194,6 +194,7 @@ def check(ctx: click.Context) -> None:
 def seed(ctx: click.Context, movies: int, comments: int, users: int, seed_value: int,
          if_empty: bool) -> None:
     """Replace the sample collections with generated demo data and demo accounts."""
+    from pialara_async.data.demo_recordings import seed_recordings_demo
     from pialara_async.data.generate import Sizes
     from pialara_async.data.seed import create_demo_accounts, seed_demo_data
     from pialara_async.db.client import connect
@@ -210,6 +211,11 @@ def seed(ctx: click.Context, movies: int, comments: int, users: int, seed_value:
             for name, count in counts.items():
                 click.echo(f"{name}: {count}")
             accounts = await create_demo_accounts(db, client, settings)
+            ids = {account.role: account.id for account in accounts}
+            demo = await seed_recordings_demo(db, ids["admin"], ids["technician"],
+                                              ids["client"])
+            click.echo(f"phrases: {demo['phrases']}, synthetic recordings of the demo client: "
+                       f"{demo['recordings']}")
             click.echo("\nPIA Lara demo accounts (passwords are shown only now):")
             for account in accounts:
                 click.echo(f"  {account.role:<11} {account.email:<26} {account.password}")

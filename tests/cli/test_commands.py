@@ -79,6 +79,19 @@ async def test_seed_generates_the_data_and_indexes(
     assert len(set(passwords)) == 3
     info = await db.users.index_information()
     assert info["email_unique"]["unique"] is True
+    # PIA Lara's demo: phrases assigned to the demo client, who consented, and a
+    # few synthetic recordings of theirs, whole in GridFS.
+    assert await db.phrases.count_documents({}) == 40
+    demo_client = await db.users.find_one({"email": "cliente@pialara.example"})
+    assert await db.assignments.count_documents({"client_id": demo_client["_id"]}) == 40
+    assert await db.consents.count_documents({"client_id": demo_client["_id"],
+                                              "action": "accepted"}) == 1
+    recorded = await db.recordings.find({"synthetic": True}).to_list(None)
+    assert len(recorded) == 3
+    assert {r["client_id"] for r in recorded} == {demo_client["_id"]}
+    for recording in recorded:
+        stored = await db["audio.files"].find_one({"_id": recording["file_id"]})
+        assert stored["length"] == recording["size"]
     again = await asyncio.to_thread(cli, "seed", "--if-empty", env=env)
     assert again.returncode == 0
     assert "already has movies" in again.stdout

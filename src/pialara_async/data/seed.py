@@ -28,6 +28,7 @@ class DemoAccount:
     role: str
     email: str
     password: str
+    id: Any = None  # the account's ObjectId
 
 
 async def seed_demo_data(db: Any, sizes: Sizes, seed: int) -> dict[str, int]:
@@ -74,5 +75,5 @@ async def _create_demo_accounts(db: Any, people: People) -> list[DemoAccount]:
                                    profile=profile)
         if role == "technician":
             technician_id = user.id
-        accounts.append(DemoAccount(role, email, password))
+        accounts.append(DemoAccount(role, email, password, user.id))
     return accounts
