@@ -9,7 +9,7 @@ see answer 404, as if they did not exist.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from bson import ObjectId
@@ -18,9 +18,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    RootModel,
     StrictBool,
     StrictStr,
-    model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 
@@ -76,19 +76,20 @@ class PhraseImport(Strict):
     language: Language = "es"
 
 
-class Assignment(Strict):
-    """Exactly one of: every active phrase, these phrases, or a tag prefix."""
+class AllActive(Strict):
+    all: Literal[True] = Field(description="every active phrase")
 
-    all: StrictBool = False
-    phrase_ids: list[HexId] | None = Field(None, max_length=1000)
-    tag_prefix: Tag | None = None
 
-    @model_validator(mode="after")
-    def _one_choice(self) -> Self:
-        chosen = [self.all, self.phrase_ids is not None, self.tag_prefix is not None]
-        if sum(chosen) != 1:
-            raise ValueError("send one of all: true, phrase_ids or tag_prefix")
-        return self
+class Chosen(Strict):
+    phrase_ids: list[HexId] = Field(min_length=1, max_length=1000)
+
+
+class ByTag(Strict):
+    tag_prefix: Tag = Field(description="the active phrases whose tag starts with this")
+
+
+class Assignment(RootModel[AllActive | Chosen | ByTag]):
+    """One of: every active phrase, these phrases, or a tag prefix."""
 
 
 class Unassignment(Strict):
@@ -223,9 +224,13 @@ async def client_phrases(call: Call[None, None, ClientPath]) -> ClientPhrases:
           path=ClientPath, body=Assignment, access=EDITORS, responses={200: Assigned},
           refuses=(NotFound,))
 async def assign_phrases(call: Call[None, Assignment, ClientPath]) -> Assigned:
-    body = call.body
-    selection = Selection(all=body.all, ids=tuple(ObjectId(i) for i in body.phrase_ids or ()),
-                          tag=body.tag_prefix)
+    choice = call.body.root
+    if isinstance(choice, AllActive):
+        selection = Selection(all=True)
+    elif isinstance(choice, Chosen):
+        selection = Selection(ids=tuple(ObjectId(i) for i in choice.phrase_ids))
+    else:
+        selection = Selection(tag=choice.tag_prefix)
     changed = await _service(call).assign(call.user, ObjectId(call.path.client_id), selection)
     return Assigned(changed=changed)
 

@@ -6,11 +6,11 @@ an ``<audio>`` element can seek); a client deletes their own until reviewed.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from bson import ObjectId
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictStr
 from pydantic.json_schema import SkipJsonSchema
 
 from pialara_async.api.endpoint import SIGNED_IN, Call, endpoint, roles
@@ -37,22 +37,29 @@ class RecordingQuery(BaseModel):
     page: Annotated[int, Field(ge=0, le=1000)] = 0
 
 
-Rejection = Literal["noise", "cut_off", "other_text", "too_quiet", "other"]
+RejectionReason = Literal["noise", "cut_off", "other_text", "too_quiet", "other"]
 
 
-class Review(Strict):
-    status: Literal["accepted", "rejected"]
-    reason: Rejection | None = Field(None, description="why it is rejected: required to "
-                                                       "reject")
-    note: Annotated[StrictStr, Field(max_length=500)] | None = None
-    transcript: Annotated[StrictStr, Field(max_length=1000)] | None = Field(
-        None, description="what was actually said, when it differs from the phrase")
+Note = Annotated[StrictStr, Field(max_length=500)]
+Transcript = Annotated[StrictStr, Field(max_length=1000, description="what was actually "
+                                        "said, when it differs from the phrase")]
 
-    @model_validator(mode="after")
-    def _reason_for_a_rejection(self) -> Self:
-        if (self.status == "rejected") != (self.reason is not None):
-            raise ValueError("a rejection has a reason, an acceptance none")
-        return self
+
+class Acceptance(Strict):
+    status: Literal["accepted"]
+    note: Note | None = None
+    transcript: Transcript | None = None
+
+
+class Rejection(Strict):
+    status: Literal["rejected"]
+    reason: RejectionReason
+    note: Note | None = None
+    transcript: Transcript | None = None
+
+
+class Review(RootModel[Annotated[Acceptance | Rejection, Field(discriminator="status")]]):
+    """An acceptance, or a rejection with its reason."""
 
 
 class RecordingPath(BaseModel):
@@ -163,7 +170,7 @@ def _range(request: web.Request, length: int) -> tuple[int, int] | None:
           tags=TAGS, path=RecordingPath, body=Review, access=roles("admin", "technician"),
           responses={200: RecordingOut}, refuses=(NotFound, InUse))
 async def review_recording(call: Call[None, Review, RecordingPath]) -> RecordingOut:
-    review = call.body.model_dump(exclude_none=True)
+    review = call.body.root.model_dump(exclude_none=True)
     status = review.pop("status")
     reviewed = await _service(call).review(call.user, ObjectId(call.path.recording_id),
                                            status, review)
