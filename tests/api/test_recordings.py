@@ -308,3 +308,35 @@ async def test_erasure_deletes_every_recording_and_its_audio_and_is_logged(
     by_admin = await client.post(f"/api/v1/clients/{other.id}/erasure", headers=admin.headers)
     assert (await by_admin.json())["erasure"]["recordings"] == [kept["_id"]]
     assert await stored_counts(db) == (0, 0, 0)
+
+
+async def test_the_summary_counts_by_status_and_pathology_and_minutes_per_client(
+    client: TestClient, admin: Account, technician: Account, other_technician: Account,
+    client_account: Account, make_account: Any, phrase: str
+) -> None:
+    ids = [(await (await send(client, client_account, phrase, encode("audio/wav", seconds),
+                              "audio/wav")).json())["recording"]["_id"]
+           for seconds in (3.0, 3.0, 1.0)]
+    await review(client, technician, ids[0], status="accepted")
+    await review(client, technician, ids[1], status="accepted")
+    await review(client, technician, ids[2], status="rejected", reason="noise")
+    stranger = await make_account("ajeno@pialara.example", role="client",
+                                  technician=other_technician,
+                                  profile={"pathology": "aphasia"})
+    await client.post("/api/v1/consent/mine", headers=stranger.headers, json={"version": 1})
+    await client.post(f"/api/v1/clients/{stranger.id}/phrases",
+                      headers=other_technician.headers, json={"all": True})
+    await send(client, stranger, phrase, encode("audio/wav", 2.0), "audio/wav")
+
+    everything = await (await client.get(f"{RECORDINGS_URL}/summary",
+                                         headers=admin.headers)).json()
+    assert everything["by_status"] == {"accepted": 2, "pending": 1, "rejected": 1}
+    assert everything["by_pathology"] == [{"pathology": "dysarthria", "count": 3},
+                                          {"pathology": "aphasia", "count": 1}]
+    assert everything["accepted_minutes"] == [
+        {"client_id": str(client_account.id), "name": "Cliente", "minutes": 0.1}]
+    theirs = await (await client.get(f"{RECORDINGS_URL}/summary",
+                                     headers=other_technician.headers)).json()
+    assert theirs["by_status"] == {"pending": 1}
+    assert (await client.get(f"{RECORDINGS_URL}/summary",
+                             headers=client_account.headers)).status == 403

@@ -110,6 +110,22 @@ async def list_recordings(call: Call[RecordingQuery, None, None]) -> RecordingPa
     return RecordingPage(recordings=found, page=query.page, total_results=total)
 
 
+class Summary(BaseModel):
+    """Recordings by status and by pathology, and minutes of accepted audio per client."""
+
+    by_status: dict[str, int]
+    by_pathology: list[dict[str, Any]]
+    accepted_minutes: list[dict[str, Any]]
+
+
+@routes.get("/recordings/summary")
+@endpoint("Admins (everything) and technicians (their clients): recordings by status and "
+          "pathology, minutes of accepted audio per client", tags=TAGS,
+          access=roles("admin", "technician"), responses={200: Summary})
+async def recordings_summary(call: Call[None, None, None]) -> Summary:
+    return Summary(**await _service(call).summary(call.user))
+
+
 @routes.get(RECORDING_PATH)
 @endpoint("One recording the caller may hear", tags=TAGS, path=RecordingPath,
           access=SIGNED_IN, responses={200: RecordingOut}, refuses=(NotFound,))

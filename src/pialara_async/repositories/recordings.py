@@ -162,3 +162,44 @@ async def log_erasure(db: Any, entry: dict[str, Any]) -> dict[str, Any]:
     document = {**entry, "at": clock.now()}
     result = await db.erasures.insert_one(document)
     return {**document, "_id": result.inserted_id}
+
+
+def summary_pipeline(scope: dict[str, Any]) -> list[dict[str, Any]]:
+    """Recordings within ``scope``: how many by status, by the client's
+    pathology, and the minutes of accepted audio per client (most first).
+    One pass over the recordings (the scope's index), the clients looked up by
+    ``_id``."""
+    return [
+        {"$match": scope},
+        {"$facet": {
+            "by_status": [{"$group": {"_id": "$status", "count": {"$sum": 1}}},
+                          {"$sort": {"_id": 1}}],
+            "by_pathology": [
+                {"$lookup": {"from": "users", "localField": "client_id", "foreignField": "_id",
+                             "as": "client"}},
+                {"$group": {"_id": {"$ifNull": [{"$first": "$client.profile.pathology"},
+                                                None]},
+                            "count": {"$sum": 1}}},
+                {"$sort": {"count": -1, "_id": 1}}],
+            "accepted_minutes": [
+                {"$match": {"status": "accepted"}},
+                {"$group": {"_id": "$client_id", "seconds": {"$sum": "$duration"}}},
+                {"$lookup": {"from": "users", "localField": "_id", "foreignField": "_id",
+                             "as": "client"}},
+                {"$project": {"_id": 0, "client_id": "$_id",
+                              "name": {"$first": "$client.name"},
+                              "minutes": {"$round": [{"$divide": ["$seconds", 60]}, 2]}}},
+                {"$sort": {"minutes": -1, "client_id": 1}}],
+        }},
+    ]
+
+
+async def summary(db: Any, scope: dict[str, Any]) -> dict[str, Any]:
+    found = await driver.aggregate_list(db.recordings, summary_pipeline(scope))
+    facets = found[0] if found else {}
+    return {
+        "by_status": {row["_id"]: row["count"] for row in facets.get("by_status", [])},
+        "by_pathology": [{"pathology": row["_id"], "count": row["count"]}
+                         for row in facets.get("by_pathology", [])],
+        "accepted_minutes": facets.get("accepted_minutes", []),
+    }

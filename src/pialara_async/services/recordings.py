@@ -112,6 +112,11 @@ class Recordings:
         return await recordings.page(self.db, await self.scope(user), filters,
                                      limit=PAGE_SIZE, skip=page_number * PAGE_SIZE)
 
+    async def summary(self, user: User) -> dict[str, Any]:
+        """Recordings by status and by pathology, and accepted minutes per
+        client, over what ``user`` may know of."""
+        return await recordings.summary(self.db, await self.scope(user))
+
     async def audio_length(self, recording: dict[str, Any]) -> int:
         length = await recordings.audio_length(self.db, recording["file_id"])
         if length is None:
