@@ -76,14 +76,16 @@ async def test_movie_updates_carry_what_changed_not_the_movie(
     assert "document" not in counted
 
 
-async def test_delete_of_a_comment_made_before_the_service_started_is_routed(
-    client: TestClient, db: Any, technician: Account, movies: list[ObjectId]
+async def assert_an_old_comments_deletion_is_routed(
+    client: TestClient, db: Any, technician: Account, movie_id: ObjectId
 ) -> None:
-    old = await db.comments.insert_one({"movie_id": movies[0], "email": technician.email,
+    """A comment written before anyone subscribed, deleted over HTTP: the
+    delete event reaches the movie's subscribers."""
+    old = await db.comments.insert_one({"movie_id": movie_id, "email": technician.email,
                                         "user_id": technician.id, "name": "T",
                                         "text": "old"})
     ws = await socket_for(client)
-    await subscribe(ws, f"movie:{movies[0]}:comments")
+    await subscribe(ws, f"movie:{movie_id}:comments")  # learns the movie's comments
     response = await client.delete(COMMENT, headers=technician.headers,
                                    json={"comment_id": str(old.inserted_id)})
     assert response.status == 200
@@ -91,6 +93,12 @@ async def test_delete_of_a_comment_made_before_the_service_started_is_routed(
     if event["op"] == "insert":  # the feed may see the insert after the subscription
         event = await receive(ws, timeout=1.0)
     assert (event["op"], event["doc_id"]) == ("delete", str(old.inserted_id))
+
+
+async def test_delete_of_a_comment_made_before_the_service_started_is_routed(
+    client: TestClient, db: Any, technician: Account, movies: list[ObjectId]
+) -> None:
+    await assert_an_old_comments_deletion_is_routed(client, db, technician, movies[0])
 
 
 @pytest.fixture
@@ -107,18 +115,7 @@ async def test_without_pre_images_deletions_are_routed_from_what_the_service_kno
     movies: list[ObjectId]
 ) -> None:
     assert not client.app[LIVE].pre_images
-    old = await db.comments.insert_one({"movie_id": movies[0], "email": technician.email,
-                                        "user_id": technician.id, "name": "T",
-                                        "text": "old"})
-    ws = await socket_for(client)
-    await subscribe(ws, f"movie:{movies[0]}:comments")  # learns the movie's comments
-    response = await client.delete(COMMENT, headers=technician.headers,
-                                   json={"comment_id": str(old.inserted_id)})
-    assert response.status == 200
-    event = await receive(ws, timeout=1.0)
-    if event["op"] == "insert":  # the feed may see the insert after the subscription
-        event = await receive(ws, timeout=1.0)
-    assert (event["op"], event["doc_id"]) == ("delete", str(old.inserted_id))
+    await assert_an_old_comments_deletion_is_routed(client, db, technician, movies[0])
 
 
 async def test_two_hundred_subscribers_receive_one_event_exactly_once(
