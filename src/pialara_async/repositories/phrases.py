@@ -113,6 +113,12 @@ async def assign(db: Any, client_id: ObjectId, phrase_ids: list[ObjectId],
     return int(result.upserted_count)
 
 
+async def is_assigned(db: Any, client_id: ObjectId, phrase_id: ObjectId) -> bool:
+    found = await db.assignments.find_one({"client_id": client_id, "phrase_id": phrase_id},
+                                          {"_id": 1})
+    return found is not None
+
+
 async def unassign(db: Any, client_id: ObjectId, phrase_ids: list[ObjectId]) -> int:
     result = await db.assignments.delete_many({"client_id": client_id,
                                                "phrase_id": {"$in": phrase_ids}})

@@ -14,10 +14,9 @@ from typing import Any, Literal
 from aiohttp import web
 from bson import ObjectId
 
-from pialara_async import policy
 from pialara_async.db.client import DATABASE
 from pialara_async.models import User
-from pialara_async.refusals import ConsentOutdated, NoConsentText, NotFound
+from pialara_async.refusals import ConsentOutdated, NoConsentText
 from pialara_async.repositories import consents
 from pialara_async.services.people import PEOPLE, People
 
@@ -46,10 +45,7 @@ class Consent:
         """The client, if ``caller`` is them or cares for them; NotFound otherwise."""
         if caller.id == client_id and caller.role == "client":
             return caller
-        client = await self.people.read(caller, client_id)
-        if not policy.cares_for(caller, client):
-            raise NotFound()
-        return client
+        return await self.people.client_cared_for(caller, client_id)
 
     async def version_in_force(self, client_id: ObjectId) -> int | None:
         """The consent version a new recording of this client is made under; None

@@ -169,6 +169,14 @@ class People:
             raise NotFound()
         return user
 
+    async def client_cared_for(self, caller: User, client_id: ObjectId) -> User:
+        """A client ``caller`` acts for (``policy.cares_for``); NotFound for
+        anyone else."""
+        client = await self.read(caller, client_id)
+        if not policy.cares_for(caller, client):
+            raise NotFound()
+        return client
+
     async def change(self, caller: User, user_id: ObjectId, changes: dict[str, Any],
                      fields: Set[str]) -> User:
         """``caller`` changes another user (``fields``: the members they sent)."""

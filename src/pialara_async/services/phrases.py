@@ -15,7 +15,6 @@ from typing import Any
 from aiohttp import web
 from bson import ObjectId
 
-from pialara_async import policy
 from pialara_async.db import driver
 from pialara_async.db.client import DATABASE, DB_CLIENT
 from pialara_async.models import User
@@ -132,15 +131,8 @@ class Phrases:
         inserted: list[ObjectId] = await driver.run_transaction(self.client, insert)
         return inserted
 
-    async def _client(self, caller: User, client_id: ObjectId) -> User:
-        """A client the caller looks after (an administrator: any client)."""
-        client = await self.people.read(caller, client_id)
-        if not policy.cares_for(caller, client):
-            raise NotFound()
-        return client
-
     async def assign(self, caller: User, client_id: ObjectId, selection: Selection) -> int:
-        client = await self._client(caller, client_id)
+        client = await self.people.client_cared_for(caller, client_id)
         ids = await phrases.active_ids(
             self.db, ids=None if selection.all or selection.tag else list(selection.ids),
             tag=selection.tag)
@@ -148,14 +140,14 @@ class Phrases:
 
     async def unassign(self, caller: User, client_id: ObjectId,
                        phrase_ids: list[ObjectId]) -> int:
-        client = await self._client(caller, client_id)
+        client = await self.people.client_cared_for(caller, client_id)
         return await phrases.unassign(self.db, client.id, phrase_ids)
 
     async def assigned(self, caller: User, client_id: ObjectId) -> list[dict[str, Any]]:
         """A client's phrases, each with ``recorded``: theirs, their
         technician's, or any for an administrator."""
         if caller.id != client_id:
-            await self._client(caller, client_id)
+            await self.people.client_cared_for(caller, client_id)
         return await phrases.assigned_to(self.db, client_id)
 
 

@@ -55,8 +55,7 @@ class Recordings:
         if declared_length is not None and declared_length > audio.MAX_BYTES:
             raise TooLarge(TOO_LARGE)
         phrase = await phrases.by_id(self.db, phrase_id)
-        if phrase is None or not await self.db.assignments.find_one(
-                {"client_id": client.id, "phrase_id": phrase_id}, {"_id": 1}):
+        if phrase is None or not await phrases.is_assigned(self.db, client.id, phrase_id):
             raise NotFound("this phrase is not assigned to you")
         if not phrase["active"]:
             raise InUse("this phrase was retired: it is no longer recorded")
